@@ -1,0 +1,1 @@
+// placeholder: being written (HDF5 layer)

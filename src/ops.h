@@ -1,0 +1,95 @@
+// Tensor operations with broadcasting and autograd. Every op checks its arguments and throws
+// bstack::Error naming the op and the shapes/dtypes involved. Operands must share a dtype
+// (no implicit promotion); a double scalar takes the tensor's dtype.
+//
+// Broadcasting follows NumPy: shapes are right-aligned; a dim of size 1 stretches.
+// Axes may be negative (counted from the end). An empty axes list in a reduction means all.
+#pragma once
+
+#include "src/tensor.h"
+
+#include <vector>
+
+namespace bstack {
+
+using Axes = std::vector<int64_t>;
+
+// ---- elementwise, binary (broadcasting) ----------------------------------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);   // floating only
+Tensor pow(const Tensor& a, const Tensor& b);   // floating only
+Tensor pow(const Tensor& a, double exponent);
+Tensor maximum(const Tensor& a, const Tensor& b);  // elementwise max; gradient to the larger
+Tensor minimum(const Tensor& a, const Tensor& b);
+
+// Comparisons return an i8 mask (0 or 1) of the broadcast shape; no gradient.
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+
+// where(cond, a, b): a where cond != 0, else b; cond of any dtype, all three broadcast.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// ---- elementwise, unary ---------------------------------------------------------------------
+Tensor neg(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor exp(const Tensor& x);      // floating only (as are the ones below, unless noted)
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);     // any dtype
+// GELU, tanh approximation (Hendrycks & Gimpel 2016, eq. as used by GPT-2):
+//   0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+Tensor gelu(const Tensor& x);
+Tensor clamp(const Tensor& x, double lo, double hi);  // any dtype; gradient 1 strictly inside
+
+// ---- reductions -----------------------------------------------------------------------------
+Tensor sum(const Tensor& x, const Axes& axes = {}, bool keepdim = false);  // ints sum to i64
+Tensor mean(const Tensor& x, const Axes& axes = {}, bool keepdim = false);
+Tensor max(const Tensor& x, const Axes& axes = {}, bool keepdim = false);  // values
+Tensor argmax(const Tensor& x, int64_t axis, bool keepdim = false);       // i64, first max
+// var with Bessel's correction by default (correction = 1), as torch.var.
+Tensor var(const Tensor& x, const Axes& axes = {}, bool keepdim = false, int64_t correction = 1);
+// Sums a gradient of a broadcast shape back to `shape` (the adjoint of broadcasting).
+Tensor sum_to(const Tensor& x, const Shape& shape);
+
+// ---- linear algebra ------------------------------------------------------------------------
+// matmul as numpy.matmul: 1-D operands are promoted and the added dim removed; leading
+// (batch) dims broadcast. Inner dims must agree.
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+// ---- normalisation along one axis (numerically stable: max subtracted) -----------------------
+Tensor softmax(const Tensor& x, int64_t axis);
+Tensor log_softmax(const Tensor& x, int64_t axis);
+
+// ---- joining and indexing --------------------------------------------------------------------
+Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor stack(const std::vector<Tensor>& xs, int64_t dim);
+// index_select(x, dim, idx): idx is 1-D i32/i64; out.shape[dim] = idx.numel (embeddings).
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx);
+// gather(x, dim, idx): out[i][j][k] = x[i][idx[i][j][k]][k] for dim = 1; idx i32/i64 with
+// x's rank, and idx.shape[d] <= x.shape[d] for d != dim.
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx);
+
+// ---- operators ----------------------------------------------------------------------------
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace bstack
