@@ -4,7 +4,6 @@
 #include "src/ops_internal.h"
 
 #include <cmath>
-#include <optional>
 
 
 namespace bstack {
@@ -19,35 +18,33 @@ namespace {
 
 enum class Types { all, floating };
 
-// out[i] = f(a[i], b[i]) over the broadcast shape; out has dtype `out_dtype` (or a's when
-// nullopt). No autograd: the public ops record their own gradients.
-template <class F>
+// out[i] = f(a[i], b[i]) over the broadcast shape; out has a's dtype, or i8 when kMask
+// (comparisons). No autograd: the public ops record their own gradients.
+template <bool kMask = false, class F>
 Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types, F f,
-                  std::optional<DType> out_dtype = std::nullopt, int64_t cost = 1) {
+                  int64_t cost = 1) {
   check_defined(op, a);
   check_defined(op, b);
   check_same_dtype(op, a, b);
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
-  Tensor out = empty(shape, out_dtype.value_or(a.dtype()));
+  Tensor out = empty(shape, kMask ? DType::i8 : a.dtype());
   const Shape so = out.strides(), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
   auto body = [&](auto tag) {
     using T = typename decltype(tag)::type;
-    visit_dtype(out.dtype(), [&](auto otag) {
-      using O = typename decltype(otag)::type;
-      O* po = static_cast<O*>(out.data_ptr());
-      const T* pa = static_cast<const T*>(a.data_ptr());
-      const T* pb = static_cast<const T*>(b.data_ptr());
-      for_each_strided<3>(shape, {&so, &sa, &sb},
-                          [&](const std::array<int64_t, 3>& off, int64_t n,
-                              const std::array<int64_t, 3>& inc) {
-                            O* o = po + off[0];
-                            const T* x = pa + off[1];
-                            const T* y = pb + off[2];
-                            for (int64_t k = 0; k < n; ++k)
-                              o[k * inc[0]] = static_cast<O>(f(x[k * inc[1]], y[k * inc[2]]));
-                          },
-                          cost);
-    });
+    using O = std::conditional_t<kMask, int8_t, T>;
+    O* po = static_cast<O*>(out.data_ptr());
+    const T* pa = static_cast<const T*>(a.data_ptr());
+    const T* pb = static_cast<const T*>(b.data_ptr());
+    for_each_strided<3>(shape, {&so, &sa, &sb},
+                        [&](const std::array<int64_t, 3>& off, int64_t n,
+                            const std::array<int64_t, 3>& inc) {
+                          O* o = po + off[0];
+                          const T* x = pa + off[1];
+                          const T* y = pb + off[2];
+                          for (int64_t k = 0; k < n; ++k)
+                            o[k * inc[0]] = static_cast<O>(f(x[k * inc[1]], y[k * inc[2]]));
+                        },
+                        cost);
   };
   if (types == Types::floating) {
     visit_floating(a.dtype(), op, body);
@@ -162,8 +159,8 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 
 #define BSTACK_COMPARE(NAME, EXPR)                                                      \
   Tensor NAME(const Tensor& a, const Tensor& b) {                                       \
-    return binary_map(#NAME, a, b, Types::all, [](auto x, auto y) { return (EXPR) ? 1 : 0; }, \
-                      DType::i8);                                                       \
+    return binary_map<true>(#NAME, a, b, Types::all,                                    \
+                            [](auto x, auto y) { return (EXPR) ? 1 : 0; });             \
   }
 BSTACK_COMPARE(eq, x == y)
 BSTACK_COMPARE(ne, x != y)

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace bstack::detail {
@@ -27,68 +28,31 @@ std::vector<int64_t> normalize_axes(const char* op, const std::vector<int64_t>& 
 void check_same_dtype(const char* op, const Tensor& a, const Tensor& b);
 void check_defined(const char* op, const Tensor& t);
 
-// Calls fn(offsets, n, inner) over every element of `shape`, in row-major order, in runs of
-// n elements along the innermost dimension: operand k's run starts at offsets[k] (elements,
-// relative to its data pointer) and steps by inner[k]. Dimensions are coalesced first, so
+// Calls fn(off, n, inc) over every element of `shape`, in row-major order, in runs of n
+// elements along the innermost dimension: operand k's run starts at off[k] (elements,
+// relative to its data pointer) and steps by inc[k]. Dimensions are coalesced first, so
 // contiguous operands give long runs. Work splits across threads by element ranges when
 // numel * cost reaches kernels::kParallelGrain (fn must then be thread-safe).
+// Not a template, so each op instantiates only its inner loop (compile time stays low).
+using RunFn = std::function<void(const int64_t* off, int64_t n, const int64_t* inc)>;
+void for_each_run(const Shape& shape, const std::vector<const Shape*>& strides, const RunFn& fn,
+                  int64_t cost = 1);
+
+// The same with the offsets as std::arrays of the operand count.
 template <size_t N, class F>
 void for_each_strided(const Shape& shape, const std::array<const Shape*, N>& strides, F&& fn,
                       int64_t cost = 1) {
-  // Coalesce: drop size-1 dims; merge d into d+1 when every operand is contiguous across them.
-  Shape sz;
-  std::array<Shape, N> st;
-  for (size_t d = 0; d < shape.size(); ++d) {
-    if (shape[d] == 0) return;
-    if (shape[d] == 1) continue;
-    bool merge = !sz.empty();
-    for (size_t k = 0; k < N && merge; ++k)
-      merge = st[k].back() == (*strides[k])[d] * shape[d];
-    if (merge) {
-      sz.back() *= shape[d];
-      for (size_t k = 0; k < N; ++k) st[k].back() = (*strides[k])[d];
-    } else {
-      sz.push_back(shape[d]);
-      for (size_t k = 0; k < N; ++k) st[k].push_back((*strides[k])[d]);
-    }
-  }
-  if (sz.empty()) {  // one element
-    sz.push_back(1);
-    for (size_t k = 0; k < N; ++k) st[k].push_back(0);
-  }
-  const int64_t nd = static_cast<int64_t>(sz.size());
-  int64_t total = 1;
-  for (int64_t s : sz) total *= s;
-  const int64_t last = sz[nd - 1];
-  std::array<int64_t, N> inner;
-  for (size_t k = 0; k < N; ++k) inner[k] = st[k][nd - 1];
-
-  kernels::parallel_for(total, cost, [&](int64_t e0, int64_t e1) {
-    Shape idx(nd, 0);
-    int64_t rem = e0;
-    for (int64_t d = nd - 1; d >= 0; --d) {
-      idx[d] = rem % sz[d];
-      rem /= sz[d];
-    }
-    std::array<int64_t, N> base{};
-    for (size_t k = 0; k < N; ++k)
-      for (int64_t d = 0; d < nd - 1; ++d) base[k] += idx[d] * st[k][d];
-    int64_t left = e1 - e0;
-    while (left > 0) {
-      const int64_t n = std::min(last - idx[nd - 1], left);
-      std::array<int64_t, N> off;
-      for (size_t k = 0; k < N; ++k) off[k] = base[k] + idx[nd - 1] * inner[k];
-      fn(off, n, inner);
-      left -= n;
-      idx[nd - 1] = 0;
-      for (int64_t d = nd - 2; d >= 0; --d) {  // carry into the outer dims
-        for (size_t k = 0; k < N; ++k) base[k] += st[k][d];
-        if (++idx[d] < sz[d]) break;
-        for (size_t k = 0; k < N; ++k) base[k] -= st[k][d] * sz[d];
-        idx[d] = 0;
-      }
-    }
-  });
+  for_each_run(
+      shape, std::vector<const Shape*>(strides.begin(), strides.end()),
+      [&fn](const int64_t* off, int64_t n, const int64_t* inc) {
+        std::array<int64_t, N> o, i;
+        for (size_t k = 0; k < N; ++k) {
+          o[k] = off[k];
+          i[k] = inc[k];
+        }
+        fn(o, n, i);
+      },
+      cost);
 }
 
 }  // namespace bstack::detail
