@@ -1,0 +1,41 @@
+# bstack: the two commands of the README, plus benchmarks.
+#   make run    install what is missing, build (Release), run `bstack demo`
+#   make test   install, build, run every test with ctest (a sanitizer build of the unit
+#               tests first, then the Release build's full suite, whose summary ends the output)
+#   make bench  build and run the benchmarks
+JOBS  ?= $(shell nproc)
+BUILD ?= build
+ASAN  ?= build-asan
+
+.PHONY: all deps build run test test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	./$(BUILD)/bstack demo
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the unit tests (Debug, -O1 for speed).
+test-asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
+	  -DBSTACK_SANITIZE=address,undefined -DBSTACK_BENCH=OFF -DBSTACK_CLI=OFF
+	cmake --build $(ASAN) -j$(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(ASAN) -L unit -j$(JOBS) --output-on-failure
+
+test: test-asan build
+	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
+
+bench: build
+	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,69 @@
+// bstack: the command line. Parses arguments (CLI11) and calls the libraries; nothing else.
+// Exit codes: 0 success, 1 runtime error (bstack::Error and friends), 2 usage error.
+#include "bstack_build_info.h"
+#include "cli/demo.h"
+#include "kernels/parallel.h"
+#include "src/error.h"
+#include "src/util/progress.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+namespace {
+
+std::string version_text() {
+  return fmt::format("bstack {}\nbuild: {}, {}; CUDA {}, NCCL {}; sanitizers: {}\n", BSTACK_VERSION,
+                     BSTACK_BUILD_TYPE, BSTACK_COMPILER, BSTACK_BUILD_CUDA, BSTACK_BUILD_NCCL,
+                     std::string(BSTACK_BUILD_SANITIZE).empty() ? "none" : BSTACK_BUILD_SANITIZE);
+}
+
+int report_error(const std::string& message, bool json) {
+  fmt::print(stderr, "bstack: error: {}\n", message);
+  if (json) fmt::print("{}\n", nlohmann::json{{"error", message}}.dump());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bstack::cli::GlobalOptions opts;
+  CLI::App app{"bstack: the ML-systems stack from board to cluster: a multithreaded tensor\n"
+               "library with autograd, measured on the machine it runs on."};
+  app.name("bstack");
+  app.set_version_flag("--version", version_text());
+  app.add_flag("--json", opts.json, "Print one JSON object on stdout (human text goes to stderr)");
+  app.add_option("--threads", opts.threads, "Threads for bstack's kernels (default: all cores)")
+      ->check(CLI::Range(1, 4096));
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+
+  CLI::App* demo = app.add_subcommand(
+      "demo", "Run what bstack does on this machine: autograd training, a gradient check,\n"
+              "matmul throughput and an HDF5 checkpoint round trip (about a second)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {  // --help, --version
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);  // prints the message and "Run with --help for more information."
+    return 2;
+  }
+
+  bstack::set_progress_quiet(opts.json);
+  if (opts.threads > 0) bstack::kernels::set_num_threads(opts.threads);
+  try {
+    if (demo->parsed()) return bstack::cli::run_demo(opts);
+  } catch (const bstack::Error& e) {
+    return report_error(e.what(), opts.json);
+  } catch (const std::exception& e) {
+    return report_error(fmt::format("unexpected failure: {}", e.what()), opts.json);
+  }
+  fmt::print(stderr, "{}\nbstack: error: a command is required (see the list above)\n", app.help());
+  return 2;
+}

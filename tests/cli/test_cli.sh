@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The command-line contract: --help, --version, exit codes (0 ok, 1 runtime, 2 usage) and
+# `demo --json` printing exactly one JSON object on stdout.
+# Usage: test_cli.sh path/to/bstack
+set -u
+BSTACK=${1:?usage: test_cli.sh path/to/bstack}
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+check() {  # check NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+run() {  # run ARGS...: sets rc, out, err
+  "$BSTACK" "$@" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  out=$(cat "$tmp/out"); err=$(cat "$tmp/err")
+}
+
+run --help
+check "--help exits 0" test "$rc" -eq 0
+check "--help lists demo" grep -q "demo" "$tmp/out"
+
+run --version
+check "--version exits 0" test "$rc" -eq 0
+check "--version prints the version" grep -Eq "^bstack [0-9]+\.[0-9]+\.[0-9]+" "$tmp/out"
+
+run --no-such-flag
+check "unknown flag exits 2" test "$rc" -eq 2
+check "unknown flag is named" grep -q -- "--no-such-flag" "$tmp/err"
+
+run --threads 0 demo
+check "--threads 0 exits 2" test "$rc" -eq 2
+check "--threads 0 names the option" grep -q -- "--threads" "$tmp/err"
+
+run --threads abc demo
+check "--threads abc exits 2" test "$rc" -eq 2
+
+run
+check "no command exits 2" test "$rc" -eq 2
+
+run no-such-command
+check "unknown command exits 2" test "$rc" -eq 2
+
+run --json --threads 1 demo
+check "demo --json exits 0" test "$rc" -eq 0
+check "demo --json prints one JSON object" python3 -c '
+import json, sys
+text = open(sys.argv[1]).read()
+obj = json.loads(text)
+assert isinstance(obj, dict), "not an object"
+assert text.strip().count("\n") == 0, "more than one line"
+assert obj["threads"] == 1, obj["threads"]
+assert obj["logistic_regression"]["train_accuracy"] > 0.85, obj["logistic_regression"]
+assert obj["gradcheck_max_rel_err"] < 1e-6, obj["gradcheck_max_rel_err"]
+assert obj["checkpoint_roundtrip_identical"] is True
+' "$tmp/out"
+check "demo --json draws no progress bar" test -z "$(tr -cd '\r' <"$tmp/err")"
+
+run demo
+check "demo exits 0" test "$rc" -eq 0
+check "demo prints its steps" grep -q "gradient check" "$tmp/out"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
