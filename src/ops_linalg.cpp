@@ -12,6 +12,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype("matmul", a, b);
   BSTACK_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: operands need at least 1 dim, got {} @ {}",
                shape_str(a.shape()), shape_str(b.shape()));
+  if (a.dim() == 1 && b.dim() == 1) return matmul(a.unsqueeze(0), b.unsqueeze(-1)).reshape({});
   if (a.dim() == 1) return matmul(a.unsqueeze(0), b).squeeze(-2);
   if (b.dim() == 1) return matmul(a, b.unsqueeze(-1)).squeeze(-1);
 

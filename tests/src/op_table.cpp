@@ -1,0 +1,556 @@
+// Reference loops and the table of op cases. The references never call bstack ops: each is a
+// plain loop over multi-indices in double precision.
+#include "tests/src/op_table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+#include <numeric>
+
+namespace bstack::test {
+
+Shape unravel(int64_t i, const Shape& shape) {
+  Shape idx(shape.size());
+  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+
+int64_t ravel(const Shape& idx, const Shape& shape) {
+  int64_t i = 0;
+  for (size_t d = 0; d < shape.size(); ++d) i = i * shape[d] + idx[d];
+  return i;
+}
+
+double RefArray::at(const Shape& idx) const { return v[ravel(idx, shape)]; }
+
+namespace {
+
+using Fn = std::function<Tensor(const std::vector<Tensor>&)>;
+using Ref = std::function<RefArray(const std::vector<RefArray>&)>;
+
+RefArray make(const Shape& shape) { return {shape, std::vector<double>(shape_numel(shape), 0.0)}; }
+
+// ---- references -------------------------------------------------------------------------------
+
+// Broadcast shape computed independently: right-align, stretch size-1 dims.
+Shape ref_broadcast_shape(const std::vector<RefArray>& xs) {
+  size_t n = 0;
+  for (const auto& x : xs) n = std::max(n, x.shape.size());
+  Shape out(n, 1);
+  for (const auto& x : xs)
+    for (size_t i = 0; i < x.shape.size(); ++i) {
+      int64_t& o = out[n - x.shape.size() + i];
+      if (x.shape[i] != 1) o = x.shape[i];
+    }
+  return out;
+}
+
+// The element of x that broadcasts to output index `out_idx`.
+double bcast_at(const RefArray& x, const Shape& out_idx) {
+  Shape idx(x.shape.size());
+  const size_t lead = out_idx.size() - x.shape.size();
+  for (size_t i = 0; i < x.shape.size(); ++i) idx[i] = x.shape[i] == 1 ? 0 : out_idx[lead + i];
+  return x.at(idx);
+}
+
+Ref elementwise(std::function<double(const std::vector<double>&)> f) {
+  return [f](const std::vector<RefArray>& xs) {
+    RefArray out = make(ref_broadcast_shape(xs));
+    std::vector<double> args(xs.size());
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      const Shape idx = unravel(i, out.shape);
+      for (size_t k = 0; k < xs.size(); ++k) args[k] = bcast_at(xs[k], idx);
+      out.v[i] = f(args);
+    }
+    return out;
+  };
+}
+
+Ref unary(std::function<double(double)> f) {
+  return elementwise([f](const std::vector<double>& a) { return f(a[0]); });
+}
+Ref binary(std::function<double(double, double)> f) {
+  return elementwise([f](const std::vector<double>& a) { return f(a[0], a[1]); });
+}
+
+enum class Red { sum, mean, max, var, argmax };
+
+// Groups the elements of x by their index with `axes` removed, then finalises each group.
+RefArray ref_reduce(const RefArray& x, std::vector<int64_t> axes, bool keepdim, Red kind,
+                    int64_t correction = 1) {
+  const int64_t nd = static_cast<int64_t>(x.shape.size());
+  for (auto& a : axes) a = a < 0 ? a + nd : a;
+  if (axes.empty())
+    for (int64_t d = 0; d < nd; ++d) axes.push_back(d);
+  auto reduced = [&](int64_t d) { return std::find(axes.begin(), axes.end(), d) != axes.end(); };
+  Shape keep(nd), out_shape;
+  for (int64_t d = 0; d < nd; ++d) {
+    keep[d] = reduced(d) ? 1 : x.shape[d];
+    if (!reduced(d) || keepdim) out_shape.push_back(keep[d]);
+  }
+  std::vector<std::vector<double>> groups(shape_numel(keep));
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    Shape idx = unravel(i, x.shape);
+    for (int64_t d = 0; d < nd; ++d)
+      if (reduced(d)) idx[d] = 0;
+    groups[ravel(idx, keep)].push_back(x.v[i]);
+  }
+  RefArray out = make(out_shape);
+  for (size_t g = 0; g < groups.size(); ++g) {
+    const auto& e = groups[g];
+    const double s = std::accumulate(e.begin(), e.end(), 0.0);
+    const double n = static_cast<double>(e.size());
+    switch (kind) {
+      case Red::sum: out.v[g] = s; break;
+      case Red::mean: out.v[g] = s / n; break;
+      case Red::max: out.v[g] = *std::max_element(e.begin(), e.end()); break;
+      case Red::argmax: out.v[g] = static_cast<double>(std::max_element(e.begin(), e.end()) - e.begin()); break;
+      case Red::var: {
+        double ss = 0;
+        for (double v : e) ss += (v - s / n) * (v - s / n);
+        out.v[g] = ss / (n - correction);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+RefArray ref_matmul(RefArray a, RefArray b) {
+  const bool a1 = a.shape.size() == 1, b1 = b.shape.size() == 1;
+  if (a1) a.shape.insert(a.shape.begin(), 1);
+  if (b1) b.shape.push_back(1);
+  const int64_t M = a.shape[a.shape.size() - 2], K = a.shape.back(), N = b.shape.back();
+  RefArray ab{Shape(a.shape.begin(), a.shape.end() - 2), {}}, bb{Shape(b.shape.begin(), b.shape.end() - 2), {}};
+  Shape batch = ref_broadcast_shape({ab, bb});
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  RefArray out = make(out_shape);
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const Shape idx = unravel(i, out_shape);
+    const Shape bi(idx.begin(), idx.end() - 2);
+    const int64_t m = idx[idx.size() - 2], n = idx.back();
+    double s = 0;
+    for (int64_t k = 0; k < K; ++k) {
+      Shape ia = bi, ib = bi;
+      ia.push_back(m);
+      ia.push_back(k);
+      ib.push_back(k);
+      ib.push_back(n);
+      s += bcast_at(a, ia) * bcast_at(b, ib);
+    }
+    out.v[i] = s;
+  }
+  if (a1) out_shape.erase(out_shape.end() - 2);
+  if (b1) out_shape.pop_back();
+  out.shape = out_shape;
+  return out;
+}
+
+RefArray ref_softmax(const RefArray& x, int64_t axis, bool log_form) {
+  const int64_t nd = static_cast<int64_t>(x.shape.size());
+  if (axis < 0) axis += nd;
+  RefArray out = make(x.shape);
+  for (int64_t i = 0; i < x.numel(); ++i) {
+    Shape idx = unravel(i, x.shape);
+    double m = -std::numeric_limits<double>::infinity(), s = 0;
+    Shape j = idx;
+    for (j[axis] = 0; j[axis] < x.shape[axis]; ++j[axis]) m = std::max(m, x.at(j));
+    for (j[axis] = 0; j[axis] < x.shape[axis]; ++j[axis]) s += std::exp(x.at(j) - m);
+    out.v[i] = log_form ? x.v[i] - m - std::log(s) : std::exp(x.v[i] - m) / s;
+  }
+  return out;
+}
+
+// out[idx] = x[source(idx)] for an out shape: every view and indexing op is one of these.
+RefArray ref_gather_by(const RefArray& x, const Shape& out_shape,
+                       std::function<Shape(const Shape&)> source) {
+  RefArray out = make(out_shape);
+  for (int64_t i = 0; i < out.numel(); ++i) out.v[i] = x.at(source(unravel(i, out_shape)));
+  return out;
+}
+
+RefArray ref_permute(const RefArray& x, const std::vector<int64_t>& perm) {
+  Shape out_shape(perm.size());
+  for (size_t i = 0; i < perm.size(); ++i) out_shape[i] = x.shape[perm[i]];
+  return ref_gather_by(x, out_shape, [&](const Shape& o) {
+    Shape in(perm.size());
+    for (size_t i = 0; i < perm.size(); ++i) in[perm[i]] = o[i];
+    return in;
+  });
+}
+
+RefArray ref_slice(const RefArray& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
+  Shape out_shape = x.shape;
+  out_shape[dim] = (end - start + step - 1) / step;
+  return ref_gather_by(x, out_shape, [=](const Shape& o) {
+    Shape in = o;
+    in[dim] = start + o[dim] * step;
+    return in;
+  });
+}
+
+RefArray ref_cat(const std::vector<RefArray>& xs, int64_t dim) {
+  Shape out_shape = xs[0].shape;
+  out_shape[dim] = 0;
+  for (const auto& x : xs) out_shape[dim] += x.shape[dim];
+  RefArray out = make(out_shape);
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    Shape idx = unravel(i, out_shape);
+    size_t k = 0;
+    while (idx[dim] >= xs[k].shape[dim]) idx[dim] -= xs[k++].shape[dim];
+    out.v[i] = xs[k].at(idx);
+  }
+  return out;
+}
+
+RefArray reshaped(RefArray x, const Shape& shape) {
+  x.shape = shape;
+  return x;
+}
+
+Tensor idx_tensor(const std::vector<int64_t>& v, const Shape& shape) { return from_vector(v, shape); }
+
+std::string sh(const Shape& s) { return shape_str(s); }
+
+}  // namespace
+
+std::vector<OpCase> all_op_cases() {
+  std::vector<OpCase> c;
+  auto add_case = [&](OpCase oc) { c.push_back(std::move(oc)); };
+
+  // ---- elementwise binary, over a set of broadcasting shape pairs ----
+  const std::vector<std::pair<Shape, Shape>> pairs = {
+      {{3, 4}, {3, 4}}, {{3, 1, 4}, {2, 1}}, {{5}, {}}, {{}, {2, 3}}, {{1}, {4, 1}},
+      {{2, 3, 1}, {1, 3, 5}}};
+  struct Bin {
+    const char* name;
+    Tensor (*fn)(const Tensor&, const Tensor&);
+    std::function<double(double, double)> ref;
+    Domain domain;
+  };
+  const std::vector<Bin> bins = {
+      {"add", add, [](double a, double b) { return a + b; }, Domain::any},
+      {"sub", sub, [](double a, double b) { return a - b; }, Domain::any},
+      {"mul", mul, [](double a, double b) { return a * b; }, Domain::any},
+      {"div", div, [](double a, double b) { return a / b; }, Domain::positive},
+      {"pow", static_cast<Tensor (*)(const Tensor&, const Tensor&)>(pow),
+       [](double a, double b) { return std::pow(a, b); }, Domain::positive},
+      {"maximum", maximum, [](double a, double b) { return std::max(a, b); }, Domain::any},
+      {"minimum", minimum, [](double a, double b) { return std::min(a, b); }, Domain::any},
+  };
+  for (const auto& b : bins)
+    for (const auto& [sa, sb] : pairs)
+      add_case({fmt::format("{} {} {}", b.name, sh(sa), sh(sb)), {sa, sb},
+                [f = b.fn](const std::vector<Tensor>& x) { return f(x[0], x[1]); }, binary(b.ref),
+                b.domain});
+  add_case({"pow scalar 2.5 [4, 3]", {{4, 3}},
+            [](const std::vector<Tensor>& x) { return pow(x[0], 2.5); },
+            unary([](double a) { return std::pow(a, 2.5); }), Domain::positive});
+  add_case({"operators a*2-1/b+3 [3, 2] [2]", {{3, 2}, {2}},
+            [](const std::vector<Tensor>& x) { return x[0] * 2.0 - 1.0 / x[1] + 3.0; },
+            binary([](double a, double b) { return a * 2 - 1 / b + 3; }), Domain::positive});
+  add_case({"add size-0 [0, 3] [3]", {{0, 3}, {3}},
+            [](const std::vector<Tensor>& x) { return add(x[0], x[1]); },
+            binary([](double a, double b) { return a + b; })});
+
+  // ---- comparisons (forward only) ----
+  struct Cmp {
+    const char* name;
+    Tensor (*fn)(const Tensor&, const Tensor&);
+    std::function<bool(double, double)> ref;
+  };
+  for (const auto& k : std::vector<Cmp>{
+           {"eq", eq, [](double a, double b) { return a == b; }},
+           {"ne", ne, [](double a, double b) { return a != b; }},
+           {"lt", lt, [](double a, double b) { return a < b; }},
+           {"le", le, [](double a, double b) { return a <= b; }},
+           {"gt", gt, [](double a, double b) { return a > b; }},
+           {"ge", ge, [](double a, double b) { return a >= b; }}}) {
+    OpCase oc{fmt::format("{} [3, 1, 4] [2, 1]", k.name), {{3, 1, 4}, {2, 1}},
+              [f = k.fn](const std::vector<Tensor>& x) { return f(x[0], x[1]); },
+              binary([r = k.ref](double a, double b) { return r(a, b) ? 1.0 : 0.0; })};
+    oc.differentiable = false;
+    add_case(oc);
+    // Equal elements: compare x with itself through a broadcast row.
+    OpCase self{fmt::format("{} self [4, 3]", k.name), {{4, 3}},
+                [f = k.fn](const std::vector<Tensor>& x) { return f(x[0], x[0].slice(0, 1, 2)); },
+                [r = k.ref](const std::vector<RefArray>& x) {
+                  RefArray out = make(x[0].shape);
+                  for (int64_t i = 0; i < out.numel(); ++i) {
+                    Shape idx = unravel(i, x[0].shape), row = idx;
+                    row[0] = 1;
+                    out.v[i] = r(x[0].v[i], x[0].at(row)) ? 1.0 : 0.0;
+                  }
+                  return out;
+                }};
+    self.differentiable = false;
+    add_case(self);
+  }
+
+  // ---- where ----
+  add_case({"where [3, 4] [4] []", {{3, 4}, {4}, {}},
+            [](const std::vector<Tensor>& x) { return where(gt(x[0], x[1]), x[0], x[2]); },
+            elementwise([](const std::vector<double>& a) { return a[0] > a[1] ? a[0] : a[2]; }),
+            Domain::any});
+
+  // ---- unary ----
+  struct Un {
+    const char* name;
+    Tensor (*fn)(const Tensor&);
+    std::function<double(double)> ref;
+    Domain domain;
+    std::vector<double> kinks;
+  };
+  const double gc = std::sqrt(2.0 / M_PI);
+  const std::vector<Un> uns = {
+      {"neg", neg, [](double a) { return -a; }, Domain::any, {}},
+      {"abs", abs, [](double a) { return std::fabs(a); }, Domain::no_kinks, {0.0}},
+      {"exp", exp, [](double a) { return std::exp(a); }, Domain::any, {}},
+      {"log", log, [](double a) { return std::log(a); }, Domain::positive, {}},
+      {"sqrt", sqrt, [](double a) { return std::sqrt(a); }, Domain::positive, {}},
+      {"tanh", tanh, [](double a) { return std::tanh(a); }, Domain::any, {}},
+      {"sigmoid", sigmoid, [](double a) { return 1 / (1 + std::exp(-a)); }, Domain::any, {}},
+      {"relu", relu, [](double a) { return a > 0 ? a : 0.0; }, Domain::no_kinks, {0.0}},
+      {"gelu", gelu,
+       [gc](double a) { return 0.5 * a * (1 + std::tanh(gc * (a + 0.044715 * a * a * a))); },
+       Domain::any, {}},
+  };
+  for (const auto& u : uns)
+    for (const Shape& s : std::vector<Shape>{{3, 5}, {}, {2, 1, 3}, {0, 4}}) {
+      OpCase oc{fmt::format("{} {}", u.name, sh(s)), {s},
+                [f = u.fn](const std::vector<Tensor>& x) { return f(x[0]); }, unary(u.ref), u.domain,
+                u.kinks};
+      add_case(oc);
+    }
+  add_case({"clamp [-0.5, 0.7] [4, 5]", {{4, 5}},
+            [](const std::vector<Tensor>& x) { return clamp(x[0], -0.5, 0.7); },
+            unary([](double a) { return std::min(std::max(a, -0.5), 0.7); }), Domain::no_kinks,
+            {-0.5, 0.7}});
+  add_case({"sigmoid extreme", {{6}},
+            [](const std::vector<Tensor>& x) { return sigmoid(x[0] * 400.0); },
+            unary([](double a) { return 1 / (1 + std::exp(-400 * a)); }), Domain::no_kinks, {0.0}});
+
+  // ---- reductions ----
+  struct R {
+    Shape shape;
+    std::vector<int64_t> axes;
+    bool keepdim;
+  };
+  const std::vector<R> reds = {{{3, 4, 5}, {}, false},  {{3, 4, 5}, {1}, false},
+                               {{3, 4, 5}, {0, 2}, true}, {{3, 4, 5}, {-1}, true},
+                               {{2, 1, 3}, {1}, false}, {{7}, {0}, false},
+                               {{}, {}, false},          {{4, 6}, {0, 1}, true}};
+  for (const auto& r : reds) {
+    const std::string tail = fmt::format("{} axes={} keepdim={}", sh(r.shape), sh(r.axes), r.keepdim);
+    int64_t len = 1;
+    for (int64_t d = 0; d < static_cast<int64_t>(r.shape.size()); ++d)
+      if (r.axes.empty() || std::count(r.axes.begin(), r.axes.end(), d) ||
+          std::count(r.axes.begin(), r.axes.end(), d - static_cast<int64_t>(r.shape.size())))
+        len *= r.shape[d];
+    auto entry = [&](const char* name, Red kind, Fn fn) {
+      OpCase oc{fmt::format("{} {}", name, tail), {r.shape}, std::move(fn),
+                [r, kind](const std::vector<RefArray>& x) {
+                  return ref_reduce(x[0], r.axes, r.keepdim, kind);
+                }};
+      oc.reduction_len = len;
+      add_case(oc);
+    };
+    entry("sum", Red::sum, [r](const std::vector<Tensor>& x) { return sum(x[0], r.axes, r.keepdim); });
+    entry("mean", Red::mean, [r](const std::vector<Tensor>& x) { return mean(x[0], r.axes, r.keepdim); });
+    entry("max", Red::max, [r](const std::vector<Tensor>& x) { return max(x[0], r.axes, r.keepdim); });
+    if (len > 1)
+      entry("var", Red::var, [r](const std::vector<Tensor>& x) { return var(x[0], r.axes, r.keepdim); });
+  }
+  {
+    OpCase oc{"var correction=0 [5, 6] axes=[1]", {{5, 6}},
+              [](const std::vector<Tensor>& x) { return var(x[0], {1}, false, 0); },
+              [](const std::vector<RefArray>& x) { return ref_reduce(x[0], {1}, false, Red::var, 0); }};
+    oc.reduction_len = 6;
+    add_case(oc);
+  }
+  add_case({"sum size-0 [0, 3] axes=[0]", {{0, 3}},
+            [](const std::vector<Tensor>& x) { return sum(x[0], {0}); },
+            [](const std::vector<RefArray>& x) { return ref_reduce(x[0], {0}, false, Red::sum); }});
+  for (int64_t axis : {0, 1, -1}) {
+    OpCase oc{fmt::format("argmax [4, 5] axis={}", axis), {{4, 5}},
+              [axis](const std::vector<Tensor>& x) { return argmax(x[0], axis, axis == 1); },
+              [axis](const std::vector<RefArray>& x) {
+                return ref_reduce(x[0], {axis}, axis == 1, Red::argmax);
+              }};
+    oc.differentiable = false;
+    add_case(oc);
+  }
+  add_case({"sum_to [2, 3, 4] -> [3, 1]", {{2, 3, 4}},
+            [](const std::vector<Tensor>& x) { return sum_to(x[0], {3, 1}); },
+            [](const std::vector<RefArray>& x) {
+              return reshaped(ref_reduce(x[0], {0, 2}, true, Red::sum), {3, 1});
+            }});
+
+  // ---- matmul ----
+  const std::vector<std::pair<Shape, Shape>> mm = {
+      {{3, 4}, {4, 5}}, {{4}, {4, 2}},      {{3, 4}, {4}},         {{4}, {4}},
+      {{2, 3, 4}, {4, 5}}, {{2, 1, 3, 4}, {3, 4, 2}}, {{1, 5}, {5, 1}}, {{3, 0}, {0, 2}},
+      {{0, 3}, {3, 2}}};
+  for (const auto& [sa, sb] : mm) {
+    OpCase oc{fmt::format("matmul {} {}", sh(sa), sh(sb)), {sa, sb},
+              [](const std::vector<Tensor>& x) { return matmul(x[0], x[1]); },
+              [](const std::vector<RefArray>& x) { return ref_matmul(x[0], x[1]); }};
+    oc.reduction_len = sa.back();
+    add_case(oc);
+  }
+  {
+    OpCase oc{"matmul transposed operands [4, 3]^T [5, 4]^T", {{4, 3}, {5, 4}},
+              [](const std::vector<Tensor>& x) { return matmul(x[0].t(), x[1].t()); },
+              [](const std::vector<RefArray>& x) {
+                return ref_matmul(ref_permute(x[0], {1, 0}), ref_permute(x[1], {1, 0}));
+              }};
+    oc.reduction_len = 4;
+    add_case(oc);
+  }
+
+  // ---- softmax / log_softmax ----
+  for (const auto& [s, axis] : std::vector<std::pair<Shape, int64_t>>{
+           {{3, 5}, 1}, {{3, 5}, 0}, {{2, 3, 4}, 1}, {{2, 3, 4}, -1}, {{6}, 0}, {{4, 1}, 1}}) {
+    for (bool lg : {false, true}) {
+      OpCase oc{fmt::format("{} {} axis={}", lg ? "log_softmax" : "softmax", sh(s), axis), {s},
+                [axis, lg](const std::vector<Tensor>& x) {
+                  return lg ? log_softmax(x[0], axis) : softmax(x[0], axis);
+                },
+                [axis, lg](const std::vector<RefArray>& x) { return ref_softmax(x[0], axis, lg); }};
+      oc.reduction_len = s[axis < 0 ? axis + static_cast<int64_t>(s.size()) : axis];
+      add_case(oc);
+    }
+  }
+  {
+    OpCase oc{"log_softmax large logits [2, 3]", {{2, 3}},
+              [](const std::vector<Tensor>& x) { return log_softmax(x[0] * 300.0, 1); },
+              [](const std::vector<RefArray>& x) {
+                RefArray y = x[0];
+                for (double& v : y.v) v *= 300;
+                return ref_softmax(y, 1, true);
+              }};
+    oc.magnitude = 600;  // logits up to 600: results carry an absolute error ~ eps * 600
+    add_case(oc);
+  }
+
+  // ---- joining and indexing ----
+  add_case({"cat dim=1 [2, 3] [2, 1] [2, 0]", {{2, 3}, {2, 1}, {2, 0}},
+            [](const std::vector<Tensor>& x) { return cat(x, 1); },
+            [](const std::vector<RefArray>& x) { return ref_cat(x, 1); }});
+  add_case({"cat dim=0 [1, 4] [3, 4]", {{1, 4}, {3, 4}},
+            [](const std::vector<Tensor>& x) { return cat(x, -2); },
+            [](const std::vector<RefArray>& x) { return ref_cat(x, 0); }});
+  add_case({"stack dim=1 [2, 3] x3", {{2, 3}, {2, 3}, {2, 3}},
+            [](const std::vector<Tensor>& x) { return stack(x, 1); },
+            [](const std::vector<RefArray>& x) {
+              std::vector<RefArray> u;
+              for (const auto& a : x) u.push_back(reshaped(a, {2, 1, 3}));
+              return ref_cat(u, 1);
+            }});
+  {
+    const std::vector<int64_t> ids = {2, 0, 2, 4, 1};  // repeats: gradients must add
+    add_case({"index_select dim=0 [5, 3] ids=[2,0,2,4,1]", {{5, 3}},
+              [ids](const std::vector<Tensor>& x) { return index_select(x[0], 0, idx_tensor(ids, {5})); },
+              [ids](const std::vector<RefArray>& x) {
+                return ref_gather_by(x[0], {5, 3}, [&](const Shape& o) { return Shape{ids[o[0]], o[1]}; });
+              }});
+    const std::vector<int64_t> ids2 = {3, 3, 0};
+    add_case({"index_select dim=1 [2, 4, 2] ids=[3,3,0]", {{2, 4, 2}},
+              [ids2](const std::vector<Tensor>& x) {
+                return index_select(x[0], 1, from_vector(std::vector<int32_t>{3, 3, 0}, {3}));
+              },
+              [ids2](const std::vector<RefArray>& x) {
+                return ref_gather_by(x[0], {2, 3, 2},
+                                     [&](const Shape& o) { return Shape{o[0], ids2[o[1]], o[2]}; });
+              }});
+  }
+  {
+    const std::vector<int64_t> g = {1, 0, 3, 3, 2, 0};  // shape [3, 2]
+    add_case({"gather dim=1 [3, 4] idx[3, 2]", {{3, 4}},
+              [g](const std::vector<Tensor>& x) { return gather(x[0], 1, idx_tensor(g, {3, 2})); },
+              [g](const std::vector<RefArray>& x) {
+                return ref_gather_by(x[0], {3, 2},
+                                     [&](const Shape& o) { return Shape{o[0], g[o[0] * 2 + o[1]]}; });
+              }});
+    const std::vector<int64_t> g0 = {2, 0, 1, 1};  // shape [2, 2] into [3, 2]
+    add_case({"gather dim=0 [3, 2] idx[2, 2]", {{3, 2}},
+              [g0](const std::vector<Tensor>& x) { return gather(x[0], 0, idx_tensor(g0, {2, 2})); },
+              [g0](const std::vector<RefArray>& x) {
+                return ref_gather_by(x[0], {2, 2},
+                                     [&](const Shape& o) { return Shape{g0[o[0] * 2 + o[1]], o[1]}; });
+              }});
+  }
+
+  // ---- differentiable views and copies ----
+  add_case({"reshape [2, 3, 4] -> [4, -1]", {{2, 3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].reshape({4, -1}); },
+            [](const std::vector<RefArray>& x) { return reshaped(x[0], {4, 6}); }});
+  add_case({"view of contiguous [6, 2] -> [3, 4]", {{6, 2}},
+            [](const std::vector<Tensor>& x) { return x[0].contiguous().view({3, 4}); },
+            [](const std::vector<RefArray>& x) { return reshaped(x[0], {3, 4}); }});
+  add_case({"transpose [2, 3, 4] (0, 2)", {{2, 3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].transpose(0, 2); },
+            [](const std::vector<RefArray>& x) { return ref_permute(x[0], {2, 1, 0}); }});
+  add_case({"permute [2, 3, 4] (1, 2, 0)", {{2, 3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].permute({1, 2, 0}); },
+            [](const std::vector<RefArray>& x) { return ref_permute(x[0], {1, 2, 0}); }});
+  add_case({"slice [5, 6] dim=1 1:6:2", {{5, 6}},
+            [](const std::vector<Tensor>& x) { return x[0].slice(1, 1, 6, 2); },
+            [](const std::vector<RefArray>& x) { return ref_slice(x[0], 1, 1, 6, 2); }});
+  add_case({"slice [5, 6] dim=0 -3:", {{5, 6}},
+            [](const std::vector<Tensor>& x) { return x[0].slice(0, -3, 5); },
+            [](const std::vector<RefArray>& x) { return ref_slice(x[0], 0, 2, 5, 1); }});
+  add_case({"select [3, 4] dim=1 index=-1", {{3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].select(1, -1); },
+            [](const std::vector<RefArray>& x) {
+              return ref_gather_by(x[0], {3}, [](const Shape& o) { return Shape{o[0], 3}; });
+            }});
+  add_case({"expand [3, 1] -> [2, 3, 4]", {{3, 1}},
+            [](const std::vector<Tensor>& x) { return x[0].expand({2, 3, 4}); },
+            [](const std::vector<RefArray>& x) {
+              return ref_gather_by(x[0], {2, 3, 4}, [](const Shape& o) { return Shape{o[1], 0}; });
+            }});
+  add_case({"unsqueeze+squeeze [3, 4]", {{3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].unsqueeze(1).unsqueeze(0).squeeze(2) * 1.0; },
+            [](const std::vector<RefArray>& x) { return reshaped(x[0], {1, 3, 4}); }});
+  add_case({"contiguous of transpose [3, 4]", {{3, 4}},
+            [](const std::vector<Tensor>& x) { return x[0].t().contiguous(); },
+            [](const std::vector<RefArray>& x) { return ref_permute(x[0], {1, 0}); }});
+  add_case({"clone [2, 3]", {{2, 3}}, [](const std::vector<Tensor>& x) { return x[0].clone(); },
+            [](const std::vector<RefArray>& x) { return x[0]; }});
+  add_case({"to f32 and back [2, 3]", {{2, 3}},
+            [](const std::vector<Tensor>& x) {
+              const DType other = x[0].dtype() == DType::f64 ? DType::f32 : DType::f64;
+              return x[0].to(other).to(x[0].dtype());
+            },
+            [](const std::vector<RefArray>& x) {
+              RefArray y = x[0];
+              for (double& v : y.v) v = static_cast<double>(static_cast<float>(v));
+              return y;
+            },
+            Domain::any, {}, /*differentiable=*/false});  // f32 rounding defeats finite differences
+
+  // ---- a composite: a tiny attention head, to exercise ops together ----
+  {
+    OpCase oc{"attention softmax(q k^T / 2) v [2, 3, 4]", {{2, 3, 4}, {2, 3, 4}, {2, 3, 4}},
+              [](const std::vector<Tensor>& x) {
+                return matmul(softmax(matmul(x[0], x[1].transpose(-1, -2)) / 2.0, -1), x[2]);
+              },
+              [](const std::vector<RefArray>& x) {
+                RefArray s = ref_matmul(x[0], ref_permute(x[1], {0, 2, 1}));
+                for (double& v : s.v) v /= 2;
+                return ref_matmul(ref_softmax(s, -1, false), x[2]);
+              }};
+    oc.reduction_len = 4;
+    add_case(oc);
+  }
+  return c;
+}
+
+}  // namespace bstack::test
