@@ -47,7 +47,8 @@ std::string format_progress_line(const std::string& label, int64_t done, int64_t
     const int bar_w = width - static_cast<int>(head.size() + tail.size()) - 2;
     if (bar_w >= 5) {
       const int filled = static_cast<int>(frac * bar_w);
-      head += "[" + std::string(filled, '#') + std::string(bar_w - filled, '.') + "]";
+      head.push_back('[');
+      head.append(filled, '#').append(bar_w - filled, '.').push_back(']');
     }
   } else {
     tail = fmt::format("{} {} {}", done, rate_s, human_duration(elapsed_s));
