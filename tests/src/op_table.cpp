@@ -2,6 +2,8 @@
 // plain loop over multi-indices in double precision.
 #include "tests/src/op_table.h"
 
+#include "src/random.h"
+
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
@@ -244,8 +246,28 @@ std::vector<OpCase> all_op_cases() {
       {"maximum", maximum, [](double a, double b) { return std::max(a, b); }, Domain::any},
       {"minimum", minimum, [](double a, double b) { return std::min(a, b); }, Domain::any},
   };
+  // Plus random broadcasting pairs (seeded): rank 0-4, dims 0-3, each dim of one operand
+  // possibly 1 or missing so the pair still broadcasts.
+  Generator shape_gen(2026);
+  auto random_pair = [&] {
+    const int64_t rank = static_cast<int64_t>(shape_gen.below(5));
+    Shape full(rank);
+    for (auto& d : full) d = static_cast<int64_t>(shape_gen.below(4));  // may be 0
+    Shape sa = full, sb = full;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (shape_gen.below(3) == 0) sa[d] = 1;
+      else if (shape_gen.below(3) == 0) sb[d] = 1;
+    }
+    const int64_t drop = static_cast<int64_t>(shape_gen.below(static_cast<uint64_t>(rank) + 1));
+    sb.erase(sb.begin(), sb.begin() + drop);  // b has fewer leading dims
+    return shape_gen.below(2) ? std::make_pair(sa, sb) : std::make_pair(sb, sa);
+  };
   for (const auto& b : bins)
-    for (const auto& [sa, sb] : pairs)
+    for (auto [sa, sb] : [&] {
+           auto all = pairs;
+           for (int k = 0; k < 3; ++k) all.push_back(random_pair());
+           return all;
+         }())
       add_case({fmt::format("{} {} {}", b.name, sh(sa), sh(sb)), {sa, sb},
                 [f = b.fn](const std::vector<Tensor>& x) { return f(x[0], x[1]); }, binary(b.ref),
                 b.domain});
