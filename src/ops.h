@@ -77,6 +77,20 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx);
 // x's rank, and idx.shape[d] <= x.shape[d] for d != dim.
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx);
 
+// ---- convolution and pooling (via im2col; ops_conv.cpp) -----------------------------------
+struct Conv2dArgs {
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+};
+// x (N, C, H, W) -> cols (N, C*kh*kw, OH*OW); zeros outside the image. Gradient: col2im.
+Tensor unfold2d(const Tensor& x, int64_t kh, int64_t kw, const Conv2dArgs& args);
+Shape conv2d_output_hw(const Shape& x, int64_t kh, int64_t kw, const Conv2dArgs& args);
+// x (N, C, H, W), w (OC, C/groups, KH, KW), b (OC) or undefined -> (N, OC, OH, OW).
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArgs& args);
+// Square windows, no padding; stride defaults to the window (0 = k).
+Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride = 0);
+Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride = 0);
+
 // ---- operators ----------------------------------------------------------------------------
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

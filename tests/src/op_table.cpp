@@ -216,6 +216,51 @@ RefArray reshaped(RefArray x, const Shape& shape) {
   return x;
 }
 
+// Direct convolution: out[n,o,y,x] = b[o] + sum_{c in group, i, j} w[o,c,i,j] * xpad[...].
+RefArray ref_conv2d(const RefArray& x, const RefArray& w, const RefArray* b, const Conv2dArgs& a) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OC = w.shape[0], CG = w.shape[1], KH = w.shape[2], KW = w.shape[3];
+  const int64_t OH = (H + 2 * a.pad_h - a.dilation_h * (KH - 1) - 1) / a.stride_h + 1;
+  const int64_t OW = (W + 2 * a.pad_w - a.dilation_w * (KW - 1) - 1) / a.stride_w + 1;
+  const int64_t per_group_out = OC / a.groups;
+  (void)C;
+  RefArray out = make({N, OC, OH, OW});
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t o = 0; o < OC; ++o)
+      for (int64_t y = 0; y < OH; ++y)
+        for (int64_t xo = 0; xo < OW; ++xo) {
+          double s = b ? b->v[o] : 0.0;
+          const int64_t g = o / per_group_out;
+          for (int64_t c = 0; c < CG; ++c)
+            for (int64_t i = 0; i < KH; ++i)
+              for (int64_t j = 0; j < KW; ++j) {
+                const int64_t h = y * a.stride_h - a.pad_h + i * a.dilation_h;
+                const int64_t ww = xo * a.stride_w - a.pad_w + j * a.dilation_w;
+                if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
+                s += w.at({o, c, i, j}) * x.at({n, g * CG + c, h, ww});
+              }
+          out.v[ravel({n, o, y, xo}, out.shape)] = s;
+        }
+  return out;
+}
+
+RefArray ref_pool2d(const RefArray& x, int64_t k, int64_t stride, bool is_max) {
+  const int64_t N = x.shape[0], C = x.shape[1], H = x.shape[2], W = x.shape[3];
+  const int64_t OH = (H - k) / stride + 1, OW = (W - k) / stride + 1;
+  RefArray out = make({N, C, OH, OW});
+  for (int64_t i = 0; i < out.numel(); ++i) {
+    const Shape o = unravel(i, out.shape);
+    double acc = is_max ? -std::numeric_limits<double>::infinity() : 0.0;
+    for (int64_t a = 0; a < k; ++a)
+      for (int64_t b = 0; b < k; ++b) {
+        const double v = x.at({o[0], o[1], o[2] * stride + a, o[3] * stride + b});
+        acc = is_max ? std::max(acc, v) : acc + v / (k * k);
+      }
+    out.v[i] = acc;
+  }
+  return out;
+}
+
 Tensor idx_tensor(const std::vector<int64_t>& v, const Shape& shape) { return from_vector(v, shape); }
 
 std::string sh(const Shape& s) { return shape_str(s); }
@@ -557,6 +602,55 @@ std::vector<OpCase> all_op_cases() {
               return y;
             },
             Domain::any, {}, /*differentiable=*/false});  // f32 rounding defeats finite differences
+
+  // ---- convolution and pooling ----
+  struct Cv {
+    Shape x, w;
+    Conv2dArgs a;
+    bool bias;
+  };
+  auto args = [](int64_t s, int64_t p, int64_t d, int64_t g) {
+    Conv2dArgs a;
+    a.stride_h = a.stride_w = s;
+    a.pad_h = a.pad_w = p;
+    a.dilation_h = a.dilation_w = d;
+    a.groups = g;
+    return a;
+  };
+  Conv2dArgs asym = args(2, 1, 1, 1);
+  asym.stride_w = 1;
+  asym.pad_h = 0;
+  for (const Cv& cv : std::vector<Cv>{
+           {{2, 3, 5, 5}, {4, 3, 3, 3}, args(1, 0, 1, 1), true},   // plain
+           {{1, 2, 6, 7}, {3, 2, 3, 2}, args(2, 1, 1, 1), true},   // stride + padding
+           {{1, 2, 7, 7}, {2, 2, 3, 3}, args(1, 2, 2, 1), false},  // dilation
+           {{2, 4, 4, 4}, {6, 2, 2, 2}, args(1, 0, 1, 2), true},   // groups
+           {{1, 3, 5, 5}, {3, 1, 3, 3}, args(1, 1, 1, 3), true},   // depthwise
+           {{1, 1, 5, 4}, {2, 1, 2, 3}, asym, true}}) {             // per-axis stride/padding
+    std::vector<Shape> shapes = {cv.x, cv.w};
+    if (cv.bias) shapes.push_back({cv.w[0]});
+    OpCase oc{fmt::format("conv2d x{} w{} stride {}x{} pad {}x{} dil {} groups {}", sh(cv.x),
+                          sh(cv.w), cv.a.stride_h, cv.a.stride_w, cv.a.pad_h, cv.a.pad_w,
+                          cv.a.dilation_h, cv.a.groups),
+              shapes,
+              [a = cv.a](const std::vector<Tensor>& x) {
+                return conv2d(x[0], x[1], x.size() > 2 ? x[2] : Tensor(), a);
+              },
+              [a = cv.a](const std::vector<RefArray>& x) {
+                return ref_conv2d(x[0], x[1], x.size() > 2 ? &x[2] : nullptr, a);
+              }};
+    oc.reduction_len = cv.w[1] * cv.w[2] * cv.w[3];
+    add_case(oc);
+  }
+  add_case({"max_pool2d k=2 [2, 3, 4, 6]", {{2, 3, 4, 6}},
+            [](const std::vector<Tensor>& x) { return max_pool2d(x[0], 2); },
+            [](const std::vector<RefArray>& x) { return ref_pool2d(x[0], 2, 2, true); }});
+  add_case({"max_pool2d k=3 stride 1 [1, 2, 5, 5]", {{1, 2, 5, 5}},
+            [](const std::vector<Tensor>& x) { return max_pool2d(x[0], 3, 1); },
+            [](const std::vector<RefArray>& x) { return ref_pool2d(x[0], 3, 1, true); }});
+  add_case({"avg_pool2d k=2 [2, 2, 4, 5]", {{2, 2, 4, 5}},
+            [](const std::vector<Tensor>& x) { return avg_pool2d(x[0], 2); },
+            [](const std::vector<RefArray>& x) { return ref_pool2d(x[0], 2, 2, false); }});
 
   // ---- a composite: a tiny attention head, to exercise ops together ----
   {
