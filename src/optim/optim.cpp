@@ -1,0 +1,102 @@
+#include "src/optim/optim.h"
+
+#include "src/ops.h"
+
+#include <cmath>
+#include <numbers>
+
+namespace bstack::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  BSTACK_CHECK(lr >= 0, "optimizer: learning rate must be non-negative, got {}", lr);
+  for (size_t i = 0; i < params_.size(); ++i)
+    BSTACK_CHECK(params_[i].requires_grad() && params_[i].is_leaf(),
+                 "optimizer: parameter {} ({}) is not a leaf that requires grad", i,
+                 shape_str(params_[i].shape()));
+}
+
+void Optimizer::zero_grad() {
+  for (const Tensor& p : params_) p.zero_grad();
+}
+
+SGD::SGD(std::vector<Tensor> params, const SGDOptions& o) : Optimizer(std::move(params), o.lr), o_(o) {
+  BSTACK_CHECK(!o.nesterov || (o.momentum > 0 && o.dampening == 0),
+               "SGD: Nesterov momentum needs momentum > 0 and dampening = 0");
+  buf_.resize(params_.size());
+}
+
+void SGD::step() {
+  NoGradGuard ng;
+  ++t_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    Tensor g = p.grad();
+    if (o_.weight_decay != 0) g = g + p * o_.weight_decay;
+    if (o_.momentum != 0) {
+      buf_[i] = buf_[i].defined() ? buf_[i] * o_.momentum + g * (1 - o_.dampening) : g.clone();
+      g = o_.nesterov ? g + buf_[i] * o_.momentum : buf_[i];
+    }
+    p.copy_(p - g * lr_);
+  }
+}
+
+Adam::Adam(std::vector<Tensor> params, const AdamOptions& o) : Optimizer(std::move(params), o.lr), o_(o) {
+  BSTACK_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1,
+               "Adam: betas must be in [0, 1), got {} and {}", o.beta1, o.beta2);
+  m_.resize(params_.size());
+  v_.resize(params_.size());
+}
+
+void Adam::step() {
+  NoGradGuard ng;
+  ++t_;
+  const double c1 = 1 - std::pow(o_.beta1, static_cast<double>(t_));
+  const double c2 = 1 - std::pow(o_.beta2, static_cast<double>(t_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i];
+    if (!p.grad().defined()) continue;
+    Tensor g = p.grad();
+    if (o_.decoupled) {
+      if (o_.weight_decay != 0) p.copy_(p * (1 - lr_ * o_.weight_decay));
+    } else if (o_.weight_decay != 0) {
+      g = g + p * o_.weight_decay;
+    }
+    if (!m_[i].defined()) {
+      m_[i] = zeros_like(p);
+      v_[i] = zeros_like(p);
+    }
+    m_[i] = m_[i] * o_.beta1 + g * (1 - o_.beta1);
+    v_[i] = v_[i] * o_.beta2 + g * g * (1 - o_.beta2);
+    p.copy_(p - (m_[i] / c1) / (sqrt(v_[i] / c2) + o_.eps) * lr_);
+  }
+}
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  NoGradGuard ng;
+  double sq = 0;
+  for (const Tensor& p : params)
+    if (p.grad().defined()) sq += sum(p.grad().to(DType::f64) * p.grad().to(DType::f64)).item();
+  const double norm = std::sqrt(sq);
+  if (norm > max_norm) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const Tensor& p : params)
+      if (p.grad().defined()) p.set_grad(p.grad() * scale);
+  }
+  return norm;
+}
+
+double step_lr(double base, int64_t epoch, int64_t step_size, double gamma) {
+  BSTACK_CHECK(step_size > 0, "step_lr: step_size must be positive, got {}", step_size);
+  return base * std::pow(gamma, static_cast<double>(epoch / step_size));
+}
+
+double cosine_with_warmup(double base, int64_t step, int64_t warmup, int64_t total, double min_lr) {
+  BSTACK_CHECK(total > warmup && warmup >= 0, "cosine_with_warmup: need 0 <= warmup < total, got {} and {}",
+               warmup, total);
+  if (step < warmup) return base * static_cast<double>(step + 1) / static_cast<double>(warmup);
+  const double t = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(total - warmup));
+  return min_lr + 0.5 * (base - min_lr) * (1 + std::cos(std::numbers::pi * t));
+}
+
+}  // namespace bstack::optim
