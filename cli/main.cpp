@@ -2,6 +2,7 @@
 // Exit codes: 0 success, 1 runtime error (bstack::Error and friends), 2 usage error.
 #include "bstack_build_info.h"
 #include "cli/demo.h"
+#include "cli/train_cmd.h"
 #include "kernels/parallel.h"
 #include "src/error.h"
 #include "src/util/progress.h"
@@ -46,6 +47,12 @@ int main(int argc, char** argv) {
       "demo", "Run what bstack does on this machine: autograd training, a gradient check,\n"
               "matmul throughput and an HDF5 checkpoint round trip (about a second)");
 
+  bstack::train::TrainConfig train_cfg;
+  CLI::App* train = app.add_subcommand(
+      "train", "Train a zoo model (perceptron, mlp, cnn on the shipped digits; gpt-tiny on text)\n"
+               "with a progress bar, validation each epoch, test accuracy, checkpoints and resume");
+  bstack::cli::add_train_options(train, train_cfg);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -59,6 +66,7 @@ int main(int argc, char** argv) {
   if (opts.threads > 0) bstack::kernels::set_num_threads(opts.threads);
   try {
     if (demo->parsed()) return bstack::cli::run_demo(opts);
+    if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
   } catch (const bstack::Error& e) {
     return report_error(e.what(), opts.json);
   } catch (const std::exception& e) {

@@ -72,6 +72,47 @@ void Adam::step() {
   }
 }
 
+namespace {
+void put(std::map<std::string, Tensor>& out, const std::string& prefix, const std::vector<Tensor>& ts) {
+  for (size_t i = 0; i < ts.size(); ++i)
+    if (ts[i].defined()) out[prefix + std::to_string(i)] = ts[i];
+}
+void take(const std::map<std::string, Tensor>& in, const std::string& prefix, std::vector<Tensor>& ts,
+          const std::vector<Tensor>& params) {
+  for (size_t i = 0; i < ts.size(); ++i) {
+    auto it = in.find(prefix + std::to_string(i));
+    if (it == in.end()) {
+      ts[i] = Tensor();
+      continue;
+    }
+    BSTACK_CHECK(it->second.shape() == params[i].shape(), "optimizer state '{}{}' is {}, parameter is {}",
+                 prefix, i, shape_str(it->second.shape()), shape_str(params[i].shape()));
+    ts[i] = it->second.to(params[i].dtype()).clone();
+  }
+}
+}  // namespace
+
+std::map<std::string, Tensor> SGD::state() const {
+  std::map<std::string, Tensor> out;
+  put(out, "momentum.", buf_);
+  return out;
+}
+void SGD::load_state(const std::map<std::string, Tensor>& s, int64_t steps) {
+  take(s, "momentum.", buf_, params_);
+  t_ = steps;
+}
+std::map<std::string, Tensor> Adam::state() const {
+  std::map<std::string, Tensor> out;
+  put(out, "m.", m_);
+  put(out, "v.", v_);
+  return out;
+}
+void Adam::load_state(const std::map<std::string, Tensor>& s, int64_t steps) {
+  take(s, "m.", m_, params_);
+  take(s, "v.", v_, params_);
+  t_ = steps;
+}
+
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   NoGradGuard ng;
   double sq = 0;

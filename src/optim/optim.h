@@ -11,6 +11,8 @@
 
 #include "src/tensor.h"
 
+#include <map>
+#include <string>
 #include <vector>
 
 namespace bstack::optim {
@@ -25,6 +27,10 @@ class Optimizer {
   void set_lr(double lr) { lr_ = lr; }
   const std::vector<Tensor>& params() const { return params_; }
   int64_t steps() const { return t_; }
+  // Internal state (momentum buffers, moments) by name, for checkpoints; load_state restores
+  // it together with the step count so a resumed run continues bit-identically.
+  virtual std::map<std::string, Tensor> state() const = 0;
+  virtual void load_state(const std::map<std::string, Tensor>& state, int64_t steps) = 0;
 
  protected:
   std::vector<Tensor> params_;
@@ -41,6 +47,8 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> params, const SGDOptions& o);
   void step() override;
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state, int64_t steps) override;
 
  private:
   SGDOptions o_;
@@ -56,6 +64,8 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<Tensor> params, const AdamOptions& o);
   void step() override;
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state, int64_t steps) override;
 
  private:
   AdamOptions o_;

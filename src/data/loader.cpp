@@ -1,0 +1,54 @@
+#include "src/data/loader.h"
+
+#include "src/ops.h"
+
+namespace bstack::data {
+
+DataLoader::DataLoader(Dataset ds, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed)
+    : ds_(std::move(ds)), batch_(batch_size), shuffle_(shuffle), drop_last_(drop_last), seed_(seed) {
+  BSTACK_CHECK(batch_size > 0, "DataLoader: batch size must be positive, got {}", batch_size);
+  BSTACK_CHECK(ds_.size() > 0, "DataLoader: the data set is empty");
+}
+
+DataLoader::~DataLoader() {
+  if (pending_.valid()) pending_.wait();
+}
+
+int64_t DataLoader::batches_per_epoch() const {
+  const int64_t n = ds_.size();
+  return drop_last_ ? n / batch_ : (n + batch_ - 1) / batch_;
+}
+
+void DataLoader::start_epoch(int64_t epoch) {
+  if (pending_.valid()) pending_.wait();
+  if (shuffle_) {
+    // One permutation per (seed, epoch): splitmix-style mixing keeps epochs independent.
+    order_ = permutation(ds_.size(), seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
+  } else {
+    order_.resize(ds_.size());
+    for (int64_t i = 0; i < ds_.size(); ++i) order_[i] = i;
+  }
+  cursor_ = 0;
+  prefetch(0);
+}
+
+Batch DataLoader::make(int64_t b) const {
+  const int64_t lo = b * batch_, hi = std::min<int64_t>(lo + batch_, ds_.size());
+  Dataset part = ds_.subset(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
+  return {part.x, part.y, b};
+}
+
+void DataLoader::prefetch(int64_t b) {
+  if (b < batches_per_epoch()) pending_ = std::async(std::launch::async, [this, b] { return make(b); });
+}
+
+bool DataLoader::next(Batch& out) {
+  BSTACK_CHECK(cursor_ >= 0, "DataLoader: call start_epoch() before next()");
+  if (cursor_ >= batches_per_epoch()) return false;
+  out = pending_.get();
+  ++cursor_;
+  prefetch(cursor_);
+  return true;
+}
+
+}  // namespace bstack::data
