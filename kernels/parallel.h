@@ -7,8 +7,22 @@
 namespace bstack::kernels {
 
 void set_num_threads(int n);  // n >= 1; 0 restores the default (all cores)
-int num_threads();            // threads bstack kernels use
+int num_threads();            // threads bstack kernels use (1 inside a SerialRegion)
 int max_threads();            // cores the OS gives this process
+
+// Makes kernels called on this thread run serially while it lives: helper threads (a data
+// loader's prefetch) must not start OpenMP teams of their own, whose spinning threads would
+// fight the main thread's team for the same cores.
+class SerialRegion {
+ public:
+  SerialRegion();
+  ~SerialRegion();
+  SerialRegion(const SerialRegion&) = delete;
+  SerialRegion& operator=(const SerialRegion&) = delete;
+
+ private:
+  bool prev_;
+};
 
 // Work below this many element-operations runs on one thread.
 constexpr int64_t kParallelGrain = 32768;

@@ -126,7 +126,8 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx) {
 namespace {
 // For each element of idx (row-major), the element offset in contiguous x it refers to.
 std::vector<int64_t> gather_offsets(const Tensor& x, int64_t d, const Tensor& idx) {
-  const std::vector<int64_t> ids = read_indices("gather", idx, x.shape()[d], d);
+  const int64_t n = x.dim() == 0 ? 1 : x.shape()[d];  // a 0-d x holds one element
+  const std::vector<int64_t> ids = read_indices("gather", idx, n, d);
   const Shape xs = contiguous_strides(x.shape());
   const int64_t nd = idx.dim();
   std::vector<int64_t> offs(ids.size());

@@ -47,7 +47,10 @@ const Shape& Tensor::shape() const { BSTACK_REQUIRE_DEFINED("shape"); return imp
 const Shape& Tensor::strides() const { BSTACK_REQUIRE_DEFINED("strides"); return impl_->strides; }
 int64_t Tensor::offset() const { BSTACK_REQUIRE_DEFINED("offset"); return impl_->offset; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(shape().size()); }
-int64_t Tensor::size(int64_t d) const { return shape()[normalize_axis("size", d, dim())]; }
+int64_t Tensor::size(int64_t d) const {
+  BSTACK_CHECK(dim() > 0, "size: a 0-d tensor has no dim {}", d);
+  return shape()[normalize_axis("size", d, dim())];
+}
 int64_t Tensor::numel() const { return shape_numel(shape()); }
 const std::shared_ptr<Storage>& Tensor::storage() const { BSTACK_REQUIRE_DEFINED("storage"); return impl_->storage; }
 
@@ -265,6 +268,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   d0 = normalize_axis("transpose", d0, dim());
   d1 = normalize_axis("transpose", d1, dim());
+  if (dim() == 0) return *this;  // transpose(0, -1) of a 0-d tensor: nothing to swap
   std::vector<int64_t> p(dim());
   std::iota(p.begin(), p.end(), 0);
   std::swap(p[d0], p[d1]);
@@ -277,6 +281,7 @@ Tensor Tensor::t() const {
 }
 
 Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  BSTACK_CHECK(dim() > 0, "slice: cannot slice a 0-d tensor");
   d = normalize_axis("slice", d, dim());
   BSTACK_CHECK(step > 0, "slice: step must be positive, got {}", step);
   const int64_t n = shape()[d];
@@ -297,6 +302,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 Tensor Tensor::select(int64_t d, int64_t index) const {
+  BSTACK_CHECK(dim() > 0, "select: cannot select from a 0-d tensor");
   d = normalize_axis("select", d, dim());
   const int64_t n = shape()[d];
   BSTACK_CHECK(index >= -n && index < n, "select: index {} out of range for dim {} of size {}",
@@ -334,7 +340,7 @@ Tensor Tensor::expand(const Shape& target) const {
 
 Tensor Tensor::squeeze(int64_t d) const {
   d = normalize_axis("squeeze", d, dim());
-  if (shape()[d] != 1) return *this;
+  if (dim() == 0 || shape()[d] != 1) return *this;
   Shape sh = shape(), st = strides();
   sh.erase(sh.begin() + d);
   st.erase(st.begin() + d);

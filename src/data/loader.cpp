@@ -1,5 +1,6 @@
 #include "src/data/loader.h"
 
+#include "kernels/parallel.h"
 #include "src/ops.h"
 
 namespace bstack::data {
@@ -39,7 +40,11 @@ Batch DataLoader::make(int64_t b) const {
 }
 
 void DataLoader::prefetch(int64_t b) {
-  if (b < batches_per_epoch()) pending_ = std::async(std::launch::async, [this, b] { return make(b); });
+  if (b < batches_per_epoch())
+    pending_ = std::async(std::launch::async, [this, b] {
+      kernels::SerialRegion serial;
+      return make(b);
+    });
 }
 
 bool DataLoader::next(Batch& out) {
