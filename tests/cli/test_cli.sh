@@ -61,5 +61,36 @@ run demo
 check "demo exits 0" test "$rc" -eq 0
 check "demo prints its steps" grep -q "gradient check" "$tmp/out"
 
+run --json train --model mlp --epochs 2 --save "$tmp/ckpt.h5"
+check "train --json exits 0" test "$rc" -eq 0
+check "train --json reports the contract fields" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+for k in ("test_accuracy", "test_loss", "final_train_loss", "epochs", "ms_per_step", "samples_per_s"):
+    assert k in j, k
+assert 0 <= j["test_accuracy"] <= 1 and j["epochs"] == 2 and j["ms_per_step"] > 0
+assert len(j["history"]) == 2
+' "$tmp/out"
+check "train --save writes the checkpoint" test -s "$tmp/ckpt.h5"
+
+run train --model mlp --epochs 3 --resume "$tmp/ckpt.h5"
+check "train --resume exits 0" test "$rc" -eq 0
+check "train --resume runs only the remaining epoch" test "$(grep -Ec '^ +[0-9]+ +[0-9.]+ ' "$tmp/out")" -eq 1
+
+run train --model resnet
+check "train --model resnet exits 2" test "$rc" -eq 2
+check "train --model resnet names the option" grep -q -- "--model" "$tmp/err"
+
+run train --resume "$tmp/missing.h5"
+check "train --resume missing file exits 2" test "$rc" -eq 2
+
+printf 'not hdf5' > "$tmp/bad.h5"
+run train --resume "$tmp/bad.h5"
+check "train --resume corrupt file exits 1" test "$rc" -eq 1
+check "train --resume corrupt file is named" grep -q "bad.h5: truncated or not an HDF5 file" "$tmp/err"
+
+run train --data "$tmp/none.csv"
+check "train --data missing file exits 1 naming it" sh -c "[ $rc -eq 1 ] && grep -q 'none.csv: no such file' '$tmp/err'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

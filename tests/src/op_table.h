@@ -1,7 +1,9 @@
 // The op table: one entry per op case (name, input shapes, the bstack call, an independent
-// reference loop in double precision, the input domain). test_ops.cpp runs every entry in
-// three modes: forward f32 and f64 vs the reference (contiguous and non-contiguous inputs),
-// and backward in f64 vs central finite differences. Adding an op = adding entries here.
+// reference loop in double precision, the input domain, the result dtype). test_ops.cpp runs
+// every entry in its modes: forward f32 and f64 (and i32 for integer-capable ops) vs the
+// reference, each with contiguous and with non-contiguous inputs; and backward in f64 vs
+// central finite differences, again with both layouts. Adding an op = adding entries here.
+// Leaves out on purpose: dtype promotion (bstack has none) and performance (bench/).
 #pragma once
 
 #include "src/ops.h"
@@ -28,11 +30,18 @@ enum class Domain {
   any,       // uniform in [-2, 2]
   positive,  // uniform in [0.5, 2.5] (log, sqrt, pow base, divisors)
   no_kinks,  // [-2, 2] but at least 0.05 away from every value in OpCase::kinks
+  distinct,  // [-2, 2], all elements of all inputs at least 2/N apart (max, maximum, pooling:
+             // no ties, so finite differences never straddle a switch of the winner)
 };
 
+// The dtype of the result for inputs of dtype `in`.
+using OutDType = DType (*)(DType in);
+inline DType same_dtype(DType in) { return in; }
+
 struct OpCase {
-  std::string name;         // readable, e.g. "add [3,1,4] [2,1]"
-  std::vector<Shape> shapes;  // floating inputs (perturbed by the gradient check)
+  std::string name;         // readable, e.g. "add [3, 1, 4] [2, 1]"
+  std::vector<Shape> shapes;  // inputs (all perturbed by the gradient check); index tensors
+                              // are constants inside `fn`, never inputs
   std::function<Tensor(const std::vector<Tensor>&)> fn;
   std::function<RefArray(const std::vector<RefArray>&)> ref;
   Domain domain = Domain::any;
@@ -40,6 +49,8 @@ struct OpCase {
   bool differentiable = true;
   int64_t reduction_len = 1;  // longest sum inside the op (scales the forward tolerance)
   double magnitude = 1;       // size of intermediate values (absolute part of the tolerance)
+  bool integer = false;       // also runs forward on i32 inputs (small integers, exact)
+  OutDType out_dtype = same_dtype;
 };
 
 // gtest prints a case by its name.
