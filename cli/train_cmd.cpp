@@ -24,6 +24,7 @@ void add_train_options(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--seed", c.seed, "seeds the split, the initial weights and the batch order")->capture_default_str();
   cmd->add_option("--max-steps", c.max_steps_per_epoch, "cap on steps per epoch (0 = all)")->capture_default_str();
   cmd->add_option("--save", c.save, "write a checkpoint (HDF5) after every epoch");
+  cmd->add_option("--trace", c.trace, "write the per-op profile (FLOPs, bytes, time) of every step (HDF5)");
   cmd->add_option("--resume", c.resume, "continue from a checkpoint written by --save")->check(CLI::ExistingFile);
 }
 

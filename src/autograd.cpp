@@ -5,6 +5,7 @@
 // node's backward once with the sum of the gradients that reached it. Leaves accumulate
 // into .grad with +=, so two backward() calls add up, as in PyTorch.
 #include "src/ops.h"
+#include "src/profile/profiler.h"
 #include "src/tensor_impl.h"
 
 #include <unordered_map>
@@ -84,6 +85,11 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
   }
 
   NoGradGuard no_grad;
+  struct BackwardPhase {  // ops below are recorded as backward by the profiler
+    bool prev = detail::in_backward();
+    BackwardPhase() { detail::set_in_backward(true); }
+    ~BackwardPhase() { detail::set_in_backward(prev); }
+  } phase;
   std::unordered_map<TensorImpl*, Tensor> grads{{impl(), grad}};
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     TensorImpl* t = *it;

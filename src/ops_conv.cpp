@@ -7,6 +7,7 @@
 // x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW] (0 outside the image).
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 
 namespace bstack {
 
@@ -80,11 +81,13 @@ Tensor unfold2d(const Tensor& x, int64_t kh, int64_t kw, const Conv2dArgs& a) {
   detail::check_defined("unfold2d", x);
   const Geometry g = geometry("unfold2d", x.shape(), a, kh, kw);
   const Tensor xc = x.detach().contiguous();
+  detail::OpTimer timer("unfold2d", {&x});
   Tensor cols = empty({g.N, g.C * g.KH * g.KW, g.OH * g.OW}, x.dtype());
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     im2col<T>(g, static_cast<T*>(xc.data_ptr()), static_cast<T*>(cols.data_ptr()), false);
   });
+  timer.done(cols, 0);
   return record(cols, "unfold2d", {x}, [g](const Tensor& gcols) {
     Tensor gx = zeros({g.N, g.C, g.H, g.W}, gcols.dtype());
     const Tensor gc = gcols.contiguous();

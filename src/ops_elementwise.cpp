@@ -2,6 +2,7 @@
 // beside its gradient. Gradients of broadcast operands are summed back with sum_to.
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 
 #include <cmath>
 
@@ -26,6 +27,7 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
   check_defined(op, a);
   check_defined(op, b);
   check_same_dtype(op, a, b);
+  detail::OpTimer timer(op, {&a, &b});
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
   Tensor out = empty(shape, kMask ? DType::i8 : a.dtype());
   const Shape so = out.strides(), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
@@ -51,6 +53,7 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
   } else {
     visit_dtype(a.dtype(), body);
   }
+  timer.done(out, static_cast<double>(out.numel()));
   return out;
 }
 
@@ -58,6 +61,7 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
 template <class F>
 Tensor unary_map(const char* op, const Tensor& x, Types types, F f, int64_t cost = 1) {
   check_defined(op, x);
+  detail::OpTimer timer(op, {&x});
   Tensor out = empty(x.shape(), x.dtype());
   const Shape so = out.strides(), sx = x.strides();
   auto body = [&](auto tag) {
@@ -78,6 +82,7 @@ Tensor unary_map(const char* op, const Tensor& x, Types types, F f, int64_t cost
   } else {
     visit_dtype(x.dtype(), body);
   }
+  timer.done(out, static_cast<double>(out.numel()));
   return out;
 }
 
@@ -177,6 +182,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   check_defined("where", a);
   check_defined("where", b);
   check_same_dtype("where", a, b);
+  detail::OpTimer timer("where", {&cond, &a, &b});
   const Shape shape = broadcast_shapes("where", cond.shape(), broadcast_shapes("where", a.shape(), b.shape()));
   Tensor out = empty(shape, a.dtype());
   const Shape so = out.strides(), sc = broadcast_strides(cond, shape),
@@ -199,6 +205,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
                           });
     });
   });
+  timer.done(out, static_cast<double>(out.numel()));
   const Tensor dc = cond.detach();
   const Shape sha = a.shape(), shb = b.shape();
   return record(out, "where", {a, b}, [dc, sha, shb](const Tensor& g) {

@@ -2,6 +2,7 @@
 // logit per row), each with its gradient (slices for cat; scatter-add for the indexing ops).
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 
 #include <cstring>
 
@@ -29,6 +30,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
                    shape_str(x.shape()), shape_str(first.shape()), d);
     shape[d] += x.shape()[d];
   }
+  detail::OpTimer timer("cat", {});
   Tensor out = empty(shape, first.dtype());
   std::vector<int64_t> starts;
   {
@@ -41,6 +43,7 @@ Tensor cat(const std::vector<Tensor>& xs, int64_t dim) {
     }
     starts.push_back(at);
   }
+  timer.done(out, 0, static_cast<double>(out.numel()) * dtype_size(out.dtype()));
   return record(out, "cat", xs, [d, starts](const Tensor& g) {
     std::vector<Tensor> gs;
     for (size_t i = 0; i + 1 < starts.size(); ++i) gs.push_back(g.slice(d, starts[i], starts[i + 1]));
@@ -113,8 +116,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx) {
   for (int64_t k = d + 1; k < x.dim(); ++k) inner *= x.shape()[k];
   Shape shape = x.shape();
   shape[d] = static_cast<int64_t>(ids.size());
+  detail::OpTimer timer("index_select", {&idx});
   Tensor out = empty(shape, x.dtype());
   move_rows(out, x.detach().contiguous(), ids, outer, n, inner, true, false);
+  timer.done(out, 0, static_cast<double>(out.numel()) * dtype_size(out.dtype()));
   const Shape in_shape = x.shape();
   return record(out, "index_select", {x}, [in_shape, ids, outer, n, inner](const Tensor& g) {
     Tensor gx = zeros(in_shape, g.dtype());
@@ -156,6 +161,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx) {
                  "gather: index shape {} exceeds input shape {} at dim {}", shape_str(idx.shape()),
                  shape_str(x.shape()), k);
   const std::vector<int64_t> offs = gather_offsets(x, d, idx);
+  detail::OpTimer timer("gather", {&idx});
   Tensor out = empty(idx.shape(), x.dtype());
   const Tensor xc = x.detach().contiguous();
   visit_dtype(x.dtype(), [&](auto tag) {
@@ -164,6 +170,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& idx) {
     T* po = static_cast<T*>(out.data_ptr());
     for (size_t e = 0; e < offs.size(); ++e) po[e] = px[offs[e]];
   });
+  timer.done(out, 0, static_cast<double>(out.numel()) * dtype_size(out.dtype()));
   const Shape in_shape = x.shape();
   return record(out, "gather", {x}, [in_shape, offs](const Tensor& g) {
     Tensor gx = zeros(in_shape, g.dtype());

@@ -3,6 +3,7 @@
 #include "kernels/gemm_ref.h"
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 
 namespace bstack {
 
@@ -26,6 +27,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   sa.insert(sa.end(), {M, K});
   sb.insert(sb.end(), {K, N});
   so.insert(so.end(), {M, N});
+  detail::OpTimer timer("matmul", {&a, &b});
   const Tensor ae = a.detach().expand(sa), be = b.detach().expand(sb);
   Tensor out = empty(so, a.dtype());
   const int64_t nb = shape_numel(batch), nbd = static_cast<int64_t>(batch.size());
@@ -57,6 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     }
   });
 
+  timer.done(out, 2.0 * static_cast<double>(nb) * M * N * K);
   const Tensor da = a.detach(), db = b.detach();
   return record(out, "matmul", {a, b}, [da, db](const Tensor& g) {
     return std::vector<Tensor>{sum_to(matmul(g, db.transpose(-1, -2)), da.shape()),

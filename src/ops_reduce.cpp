@@ -3,6 +3,7 @@
 // contiguous (outer, inner) matrix: one output per row. Floating sums accumulate in double.
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 
 #include <cmath>
 #include <limits>
@@ -50,9 +51,10 @@ Rows to_rows(const char* op, const Tensor& x, const Axes& axes_in, bool keepdim)
   return r;
 }
 
-int64_t reduced_count(const Tensor& x, const Axes& axes) {
+// Elements per output of a reduction over `axes`; an out-of-range axis is an error naming `op`.
+int64_t reduced_count(const char* op, const Tensor& x, const Axes& axes) {
   int64_t n = 1;
-  for (int64_t a : normalize_axes("reduce", axes, x.dim())) n *= x.shape()[a];
+  for (int64_t a : normalize_axes(op, axes, x.dim())) n *= x.shape()[a];
   return n;
 }
 
@@ -60,6 +62,7 @@ int64_t reduced_count(const Tensor& x, const Axes& axes) {
 
 Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
   Rows r = to_rows("sum", x, axes, keepdim);
+  detail::OpTimer timer("sum", {&x});
   const DType out_dtype = is_floating(x.dtype()) ? x.dtype() : DType::i64;
   Tensor out = empty(r.out_shape, out_dtype);
   visit_dtype(x.dtype(), [&](auto tag) {
@@ -77,6 +80,7 @@ Tensor sum(const Tensor& x, const Axes& axes, bool keepdim) {
       }
     });
   });
+  timer.done(out, static_cast<double>(x.numel()));
   const Shape in_shape = x.shape(), keep = r.keep_shape;
   return record(out, "sum", {x}, [in_shape, keep](const Tensor& g) {
     return std::vector<Tensor>{g.reshape(keep).expand(in_shape)};
@@ -87,21 +91,24 @@ Tensor mean(const Tensor& x, const Axes& axes, bool keepdim) {
   check_defined("mean", x);
   BSTACK_CHECK(is_floating(x.dtype()), "mean: needs a floating-point tensor (f32 or f64), got {}",
                dtype_name(x.dtype()));
-  return sum(x, axes, keepdim) / static_cast<double>(reduced_count(x, axes));
+  const int64_t n = reduced_count("mean", x, axes);
+  return sum(x, axes, keepdim) / static_cast<double>(n);
 }
 
 Tensor var(const Tensor& x, const Axes& axes, bool keepdim, int64_t correction) {
   check_defined("var", x);
   BSTACK_CHECK(is_floating(x.dtype()), "var: needs a floating-point tensor (f32 or f64), got {}",
                dtype_name(x.dtype()));
+  const int64_t n = reduced_count("var", x, axes);
   const Tensor d = x - mean(x, axes, true);
-  return sum(d * d, axes, keepdim) / static_cast<double>(reduced_count(x, axes) - correction);
+  return sum(d * d, axes, keepdim) / static_cast<double>(n - correction);
 }
 
 Tensor max(const Tensor& x, const Axes& axes, bool keepdim) {
   Rows r = to_rows("max", x, axes, keepdim);
   BSTACK_CHECK(r.inner > 0 || r.outer == 0, "max: reduction over an empty dimension of shape {}",
                shape_str(x.shape()));
+  detail::OpTimer timer("max", {&x});
   Tensor out = empty(r.out_shape, x.dtype());
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -116,6 +123,7 @@ Tensor max(const Tensor& x, const Axes& axes, bool keepdim) {
       }
     });
   });
+  timer.done(out, static_cast<double>(x.numel()));
   const Tensor dx = x.detach();
   const Tensor dm = out.detach().reshape(r.keep_shape);
   const Axes ax = axes;
@@ -190,6 +198,7 @@ Tensor along_axis(const char* op, const Tensor& x, int64_t axis, RowFn row_fn) {
   std::vector<int64_t> inverse(x.dim());
   for (int64_t i = 0; i < x.dim(); ++i) inverse[perm[i]] = i;
   Tensor rows = x.detach().permute(perm).contiguous();
+  detail::OpTimer timer(op, {&x});
   Tensor out = empty(rows.shape(), x.dtype());
   const int64_t n = x.shape()[a];
   const int64_t outer = n == 0 ? 0 : rows.numel() / n;
@@ -201,6 +210,7 @@ Tensor along_axis(const char* op, const Tensor& x, int64_t axis, RowFn row_fn) {
       for (int64_t i = i0; i < i1; ++i) row_fn(p + i * n, o + i * n, n);
     });
   });
+  timer.done(out, 5.0 * static_cast<double>(out.numel()));
   return out.permute(inverse).contiguous();
 }
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "src/ops.h"
 #include "src/ops_internal.h"
+#include "src/profile/profiler.h"
 #include "src/random.h"
 #include "src/tensor_impl.h"
 
@@ -393,8 +394,10 @@ void copy_elements(const Tensor& dst, const Tensor& src) {
 }  // namespace
 
 Tensor Tensor::clone() const {
+  detail::OpTimer timer("clone", {this});
   Tensor out = empty(shape(), dtype());
   copy_elements(out, *this);
+  timer.done(out, 0);
   return record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
 }
 
@@ -402,8 +405,10 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
+  detail::OpTimer timer("to", {this});
   Tensor out = empty(shape(), t);
   copy_elements(out, *this);
+  timer.done(out, 0);
   if (!is_floating(t) || !is_floating(dtype())) return out;  // no gradient through integers
   const DType from = dtype();
   return record(out, "to", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });

@@ -1,12 +1,14 @@
 #include "src/train/train.h"
 
 #include "bstack_build_info.h"
+#include "kernels/parallel.h"
 #include "src/data/loader.h"
 #include "src/io/h5.h"
 #include "src/nn/loss.h"
 #include "src/nn/zoo.h"
 #include "src/ops.h"
 #include "src/optim/optim.h"
+#include "src/profile/profiler.h"
 #include "src/util/progress.h"
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <map>
+#include <optional>
 
 namespace bstack::train {
 
@@ -195,6 +198,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   res.unigram_entropy = l.unigram_entropy;
 
   data::DataLoader loader(sp.train, cfg.batch, true, false, cfg.seed);
+  Profiler prof;
   double train_seconds = 0;
   int64_t steps = 0, samples = 0;
   for (int64_t epoch = first_epoch; epoch < cfg.epochs; ++epoch) {
@@ -208,10 +212,15 @@ TrainResult run_training(const TrainConfig& cfg) {
     const auto t0 = Clock::now();
     data::Batch b;
     for (int64_t i = 0; i < nb && loader.next(b); ++i) {
+      const auto s0 = Clock::now();
+      std::optional<ProfileScope> scope;
+      if (!cfg.trace.empty()) scope.emplace(prof);
       auto [loss, c] = loss_and_correct(*model, b);
       opt->zero_grad();
       loss.backward();
       opt->step();
+      scope.reset();
+      if (!cfg.trace.empty()) prof.end_step(std::chrono::duration<double>(Clock::now() - s0).count());
       const int64_t n = b.y.numel();
       loss_sum += loss.item() * n;
       correct += c;
@@ -238,6 +247,7 @@ TrainResult run_training(const TrainConfig& cfg) {
   res.ms_per_step = steps ? 1e3 * train_seconds / steps : 0;
   res.samples_per_s = train_seconds > 0 ? samples / train_seconds : 0;
   std::tie(res.test_loss, res.test_accuracy) = evaluate(*model, sp.test, 256);
+  if (!cfg.trace.empty()) prof.save(cfg.trace, cfg.model, kernels::num_threads());
   if (auto* gpt = dynamic_cast<nn::GPT*>(model.get())) {
     Generator g(cfg.seed + 1);
     const std::vector<int64_t> row = sp.test.size() ? sp.test.x.select(0, 0).to_vector_as<int64_t>()

@@ -23,6 +23,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   double val_frac = 0.1, test_frac = 0.2;
   std::string save, resume;
+  std::string trace;  // per-op profile of every training step (HDF5, format bstack-trace)
   int64_t max_steps_per_epoch = 0;  // 0 = all (gpt-tiny's corpus is large)
   bool progress = true;
 };

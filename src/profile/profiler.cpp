@@ -1,0 +1,107 @@
+#include "src/profile/profiler.h"
+
+#include "src/io/h5.h"
+
+#include <fmt/format.h>
+#include <map>
+
+namespace bstack {
+
+namespace {
+thread_local Profiler* t_profiler = nullptr;
+thread_local bool t_backward = false;
+}  // namespace
+
+namespace detail {
+Profiler* active_profiler() { return t_profiler; }
+bool in_backward() { return t_backward; }
+void set_in_backward(bool on) { t_backward = on; }
+
+OpTimer::OpTimer(const char* name, std::initializer_list<const Tensor*> inputs) : p_(t_profiler), name_(name) {
+  if (!p_) return;
+  for (const Tensor* t : inputs) {
+    shapes_.push_back(t->shape());
+    in_bytes_ += static_cast<double>(t->numel()) * dtype_size(t->dtype());
+  }
+  t0_ = std::chrono::steady_clock::now();
+}
+
+void OpTimer::done(const Tensor& out, double flops, double extra_bytes) {
+  if (!p_) return;
+  OpRecord r;
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+  r.name = name_;
+  r.backward = t_backward;
+  r.inputs = std::move(shapes_);
+  r.output = out.shape();
+  r.flops = flops;
+  r.bytes = in_bytes_ + extra_bytes + static_cast<double>(out.numel()) * dtype_size(out.dtype());
+  r.step = p_->step;
+  p_->ops.push_back(std::move(r));
+}
+}  // namespace detail
+
+ProfileScope::ProfileScope(Profiler& p) : prev_(t_profiler) { t_profiler = &p; }
+ProfileScope::~ProfileScope() { t_profiler = prev_; }
+
+std::string OpRecord::signature() const {
+  std::string s;
+  for (const auto& i : inputs) s += shape_str(i) + " ";
+  return s + "-> " + shape_str(output);
+}
+
+double Profiler::total_flops(bool backward) const {
+  double f = 0;
+  for (const auto& r : ops)
+    if (r.backward == backward) f += r.flops;
+  return f;
+}
+
+double Profiler::total_bytes(bool backward) const {
+  double b = 0;
+  for (const auto& r : ops)
+    if (r.backward == backward) b += r.bytes;
+  return b;
+}
+
+void Profiler::save(const std::string& path, const std::string& model, int64_t threads) const {
+  // Names and shape signatures are stored once each; records refer to them by index.
+  std::map<std::string, int32_t> name_id, sig_id;
+  std::string names, sigs;
+  std::vector<int32_t> nid, sid, step;
+  std::vector<int8_t> bwd;
+  std::vector<double> flops, bytes, secs;
+  for (const auto& r : ops) {
+    auto [ni, fresh_n] = name_id.try_emplace(r.name, static_cast<int32_t>(name_id.size()));
+    if (fresh_n) names += r.name + "\n";
+    const std::string sig = r.signature();
+    auto [si, fresh_s] = sig_id.try_emplace(sig, static_cast<int32_t>(sig_id.size()));
+    if (fresh_s) sigs += sig + "\n";
+    nid.push_back(ni->second);
+    sid.push_back(si->second);
+    step.push_back(static_cast<int32_t>(r.step));
+    bwd.push_back(r.backward ? 1 : 0);
+    flops.push_back(r.flops);
+    bytes.push_back(r.bytes);
+    secs.push_back(r.seconds);
+  }
+  const int64_t n = static_cast<int64_t>(ops.size());
+  H5Writer w(path, "bstack-trace", 1);
+  w.write("ops/name_id", nid, {n});
+  w.write("ops/signature_id", sid, {n});
+  w.write("ops/step", step, {n});
+  w.write("ops/backward", bwd, {n});
+  w.write("ops/flops", flops, {n});
+  w.write("ops/bytes", bytes, {n});
+  w.write("ops/seconds", secs, {n});
+  w.write("steps/seconds", step_seconds, {static_cast<int64_t>(step_seconds.size())});
+  w.attr("ops", "names", names);
+  w.attr("ops", "signatures", sigs);
+  w.attr("/", "model", model);
+  w.attr("/", "threads", threads);
+  w.attr("/", "definitions", "flops: matmul 2MNK, elementwise 1/output, reductions 1/input, softmax 5/element, "
+                             "data movement 0; bytes: operands as stored read once + output written once");
+  w.commit();
+}
+
+}  // namespace bstack

@@ -1,0 +1,85 @@
+// The op profiler: while a ProfileScope is active on a thread, every primitive op run on that
+// thread records its name, operand shapes, FLOPs, bytes and wall time, tagged forward or
+// backward (ops run by Tensor::backward are backward). Composite ops (Linear, conv2d, mean,
+// var, layers) appear as the primitives they are made of, so counts are exact and add up.
+//
+// Definitions (what walls/ compares with; exact by definition, not estimates):
+//   FLOPs  matmul: 2*M*N*K per batch entry (a multiply-add is 2);
+//          elementwise (add, mul, exp, gelu, where, comparisons, ...): 1 per output element;
+//          sum / max / argmax: 1 per input element;
+//          softmax, log_softmax: 5 per element (max, subtract, exp, sum, divide or log);
+//          data movement (copy, clone, to, unfold2d, index_select, gather, cat): 0.
+//   bytes  the minimum traffic: every operand read once as stored (a broadcast operand counts
+//          its own size, not the broadcast size) plus the output written once.
+// Views (reshape of contiguous data, transpose, slice, expand, ...) move no data and are not
+// recorded.
+#pragma once
+
+#include "src/tensor.h"
+
+#include <chrono>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace bstack {
+
+struct OpRecord {
+  std::string name;
+  bool backward = false;
+  std::vector<Shape> inputs;
+  Shape output;
+  double flops = 0, bytes = 0, seconds = 0;
+  int64_t step = 0;
+  std::string signature() const;  // "[64, 784] [784, 256] -> [64, 256]"
+};
+
+class Profiler {
+ public:
+  std::vector<OpRecord> ops;
+  std::vector<double> step_seconds;
+  int64_t step = 0;  // stamped on each record; advanced by end_step()
+  void end_step(double seconds) {
+    step_seconds.push_back(seconds);
+    ++step;
+  }
+  double total_flops(bool backward) const;
+  double total_bytes(bool backward) const;
+  // Writes format "bstack-trace" version 1 (atomic).
+  void save(const std::string& path, const std::string& model, int64_t threads) const;
+};
+
+// Makes `p` the active profiler of this thread while it lives.
+class ProfileScope {
+ public:
+  explicit ProfileScope(Profiler& p);
+  ~ProfileScope();
+  ProfileScope(const ProfileScope&) = delete;
+  ProfileScope& operator=(const ProfileScope&) = delete;
+
+ private:
+  Profiler* prev_;
+};
+
+namespace detail {
+Profiler* active_profiler();
+bool in_backward();
+void set_in_backward(bool on);
+
+// Used inside primitive ops: starts the clock if a profiler is active; done() records.
+class OpTimer {
+ public:
+  OpTimer(const char* name, std::initializer_list<const Tensor*> inputs);
+  // extra_bytes: reads not covered by the listed inputs (rows picked by an index, cat's parts).
+  void done(const Tensor& out, double flops, double extra_bytes = 0);
+
+ private:
+  Profiler* p_;
+  const char* name_;
+  std::vector<Shape> shapes_;
+  double in_bytes_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+}  // namespace detail
+
+}  // namespace bstack

@@ -1,0 +1,114 @@
+// The profiler's FLOP and byte counts against hand counts for Linear, Conv2d and attention
+// (forward), the backward tag, and the trace file.
+#include "src/io/h5.h"
+#include "src/nn/layers.h"
+#include "src/nn/transformer.h"
+#include "src/profile/profiler.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+using namespace bstack;
+
+namespace {
+double flops_of(const Profiler& p, const std::string& name, bool backward = false) {
+  double f = 0;
+  for (const auto& r : p.ops)
+    if (r.name == name && r.backward == backward) f += r.flops;
+  return f;
+}
+}  // namespace
+
+TEST(Profiler, LinearForwardMatchesHandCount) {
+  Generator g(1);
+  const int64_t B = 16, I = 32, O = 8;
+  nn::Linear lin(I, O, g);
+  Tensor x = randn({B, I}, g);
+  Profiler p;
+  {
+    ProfileScope s(p);
+    NoGradGuard ng;
+    lin(x);
+  }
+  ASSERT_EQ(p.ops.size(), 2u);  // matmul, add (the transpose is a view)
+  EXPECT_EQ(p.ops[0].name, "matmul");
+  EXPECT_EQ(p.ops[0].flops, 2.0 * B * I * O);
+  EXPECT_EQ(p.ops[0].bytes, 4.0 * (B * I + O * I + B * O));
+  EXPECT_EQ(p.ops[1].name, "add");
+  EXPECT_EQ(p.ops[1].flops, 1.0 * B * O);
+  EXPECT_EQ(p.ops[1].bytes, 4.0 * (B * O + O + B * O));  // the bias is read once, not B times
+  EXPECT_EQ(p.total_flops(false), 2.0 * B * I * O + B * O);
+  EXPECT_EQ(p.ops[0].signature(), "[16, 32] [32, 8] -> [16, 8]");
+  EXPECT_GE(p.ops[0].seconds, 0.0);
+}
+
+TEST(Profiler, Conv2dForwardMatchesHandCount) {
+  Generator g(2);
+  const int64_t N = 2, C = 3, H = 8, W = 8, OC = 4, K = 3;
+  nn::Conv2d conv(nn::Conv2dOptions(C, OC, K).padding(1), g);
+  Tensor x = randn({N, C, H, W}, g);
+  Profiler p;
+  {
+    ProfileScope s(p);
+    NoGradGuard ng;
+    conv(x);
+  }
+  const double L = H * W;  // padding 1 keeps 8x8
+  EXPECT_EQ(flops_of(p, "matmul"), 2.0 * N * OC * C * K * K * L);
+  EXPECT_EQ(flops_of(p, "add"), N * OC * L);
+  EXPECT_EQ(flops_of(p, "unfold2d"), 0.0);
+  EXPECT_EQ(p.total_flops(false), 2.0 * N * OC * C * K * K * L + N * OC * L);
+  for (const auto& r : p.ops) {
+    if (r.name == "unfold2d") {
+      EXPECT_EQ(r.bytes, 4.0 * (N * C * H * W + N * C * K * K * L));
+    }
+  }
+}
+
+TEST(Profiler, AttentionForwardMatchesHandCount) {
+  Generator g(3);
+  const int64_t B = 2, T = 5, C = 8, Hh = 2, D = C / Hh;
+  nn::CausalSelfAttention att(C, Hh, g);
+  Tensor x = randn({B, T, C}, g);
+  Profiler p;
+  {
+    ProfileScope s(p);
+    NoGradGuard ng;
+    att(x);
+  }
+  const double qkv = 2.0 * B * T * C * 3 * C + B * T * 3 * C;
+  const double scores = 2.0 * B * Hh * T * T * D, scale = 1.0 * B * Hh * T * T, mask = 1.0 * T * T;
+  const double masked = 1.0 * B * Hh * T * T, soft = 5.0 * B * Hh * T * T, av = 2.0 * B * Hh * T * T * D;
+  const double proj = 2.0 * B * T * C * C + B * T * C;
+  EXPECT_EQ(p.total_flops(false), qkv + scores + scale + mask + masked + soft + av + proj);
+  EXPECT_EQ(flops_of(p, "softmax"), soft);
+}
+
+TEST(Profiler, BackwardOpsAreTaggedAndTraceIsWritten) {
+  Generator g(4);
+  nn::Linear lin(4, 3, g);
+  Tensor x = randn({2, 4}, g);
+  Profiler p;
+  {
+    ProfileScope s(p);
+    sum(lin(x)).backward();
+    p.end_step(0.001);
+  }
+  EXPECT_GT(p.total_flops(true), 0.0);
+  // dW = g^T x: one (3x2)(2x4) matmul = 48 FLOPs among the backward matmuls.
+  bool found = false;
+  for (const auto& r : p.ops) found = found || (r.backward && r.name == "matmul" && r.flops == 48.0);
+  EXPECT_TRUE(found);
+  const std::string path = (std::filesystem::temp_directory_path() / ("bstack-trace-" + std::to_string(::getpid()) + ".h5")).string();
+  p.save(path, "linear", 1);
+  H5Reader r(path, "bstack-trace", 1, 1);
+  EXPECT_EQ(r.read_vector<double>("ops/flops").size(), p.ops.size());
+  EXPECT_EQ(r.read_vector<double>("steps/seconds"), std::vector<double>{0.001});
+  EXPECT_NE(r.attr_string("ops", "names").find("matmul\n"), std::string::npos);
+  std::filesystem::remove(path);
+  // Nothing is recorded without a scope.
+  lin(x);
+  EXPECT_EQ(p.ops.size(), r.read_vector<double>("ops/flops").size());
+}
