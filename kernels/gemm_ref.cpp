@@ -2,6 +2,9 @@
 
 #include "kernels/parallel.h"
 
+#include <cstddef>
+#include <vector>
+
 namespace bstack::kernels {
 
 template <class T>
@@ -9,6 +12,17 @@ void gemm_ref(int64_t M, int64_t N, int64_t K, T alpha,
               const T* A, int64_t rs_a, int64_t cs_a,
               const T* B, int64_t rs_b, int64_t cs_b,
               T beta, T* C, int64_t rs_c, int64_t cs_c) {
+  // The inner loop streams rows of B; a B whose rows are strided (e.g. a transposed weight)
+  // is first copied into a contiguous K x N panel, so that loop stays unit-stride.
+  std::vector<T> packed;
+  if (cs_b != 1 && N > 1 && K > 0) {
+    packed.resize(static_cast<size_t>(K * N));
+    for (int64_t p = 0; p < K; ++p)
+      for (int64_t j = 0; j < N; ++j) packed[p * N + j] = B[p * rs_b + j * cs_b];
+    B = packed.data();
+    rs_b = N;
+    cs_b = 1;
+  }
   parallel_for(M, N * K + 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       T* c = C + i * rs_c;

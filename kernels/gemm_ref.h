@@ -1,6 +1,7 @@
 // Reference GEMM: C = alpha * A @ B + beta * C with arbitrary row/column strides for every
 // operand, so transposed and sliced views need no copy. Obviously-correct loops (i, p, j
-// order so the inner loop streams rows of B and C), parallel over rows of C. The kernels
+// order so the inner loop streams rows of B and C; a B with strided rows is packed first),
+// parallel over rows of C. The kernels
 // issue adds packed BLIS-style kernels beside it; this stays as their reference and fallback.
 //
 // Shapes: A (M x K), B (K x N), C (M x N). Element (i, j) of X lives at X[i*rs + j*cs].

@@ -327,19 +327,17 @@ std::vector<OpCase> all_op_cases() {
     sb.erase(sb.begin(), sb.begin() + drop);  // b has fewer leading dims
     return shape_gen.below(2) ? std::make_pair(sa, sb) : std::make_pair(sb, sa);
   };
-  for (const auto& b : bins)
-    for (auto [sa, sb] : [&] {
-           auto all = pairs;
-           for (int k = 0; k < 3; ++k) all.push_back(random_pair());
-           return all;
-         }())
-    {
+  for (const auto& b : bins) {
+    auto shape_pairs = pairs;
+    for (int k = 0; k < 3; ++k) shape_pairs.push_back(random_pair());
+    for (const auto& [sa, sb] : shape_pairs) {
       OpCase oc{fmt::format("{} {} {}", b.name, sh(sa), sh(sb)), {sa, sb},
                 [f = b.fn](const std::vector<Tensor>& x) { return f(x[0], x[1]); }, binary(b.ref),
                 b.domain};
       oc.integer = b.integer;
       add_case(oc);
     }
+  }
   // Scalar exponents; integral ones also on negative bases.
   for (const auto& [p, dom] : std::vector<std::pair<double, Domain>>{
            {2.5, Domain::positive}, {-1.5, Domain::positive}, {0.5, Domain::positive},
@@ -380,7 +378,7 @@ std::vector<OpCase> all_op_cases() {
     oc.integer = true;
     oc.out_dtype = mask_dtype;
     add_case(oc);
-    OpCase z{fmt::format("{} [] [0, 2] and [2]", k.name), {{}, {0, 2}, {2}},
+    OpCase z{fmt::format("{} 0-d vs [0, 2], [2] vs 0-d", k.name), {{}, {0, 2}, {2}},
              [f = k.fn](const std::vector<Tensor>& x) {
                return cat({f(x[0], x[1]), f(x[2], x[0]).unsqueeze(0)}, 0);
              },
