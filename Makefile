@@ -34,8 +34,14 @@ test-asan: deps
 test: test-asan build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
 
-bench: build
-	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; $$b || exit 1; done
+# Benchmarks with their peers (libtorch, OpenBLAS), OpenBLAS at its best: OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE are unset for these commands only (never in tests or CI).
+bench:
+	@scripts/install-deps --bench
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DBSTACK_BENCH_PEERS=ON
+	cmake --build $(BUILD) -j$(JOBS)
+	@for b in $(BUILD)/bench/bench_tensor $(BUILD)/bench/bench_train; do \
+	  echo "== $$b"; env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$b || exit 1; done
 
 clean:
 	rm -rf $(BUILD) $(ASAN)

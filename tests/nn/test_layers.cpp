@@ -4,6 +4,7 @@
 #include "src/nn/layers.h"
 #include "src/nn/loss.h"
 #include "src/nn/transformer.h"
+#include "src/nn/zoo.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -310,4 +311,26 @@ TEST(Losses, MatchReferencesAndGradients) {
   EXPECT_NEAR(binary_cross_entropy_with_logits(z, y).item(), binary_cross_entropy(p, y).item(), 1e-12);
   EXPECT_NEAR(mse_loss(p, y).item(), (0.04 + 0.01) / 2, 1e-12);
   EXPECT_THROW(cross_entropy(randn({4, 5}, g), from_vector<int64_t>({1, 2}, {2})), Error);
+}
+
+TEST(GPT, GenerationWithKVCacheEqualsWithout) {
+  Generator g(13);
+  nn::GPTConfig c;
+  c.vocab = 7;
+  c.context = 16;
+  c.dim = 8;
+  c.layers = 2;
+  c.heads = 2;
+  nn::GPT gpt(c, g);
+  EXPECT_EQ(gpt.forward(from_vector<int64_t>({1, 2, 3}, {1, 3})).shape(), (Shape{1, 3, 7}));
+  for (double temperature : {0.0, 1.0}) {
+    Generator a(5), b(5);
+    // 3 + 20 tokens crosses the 16-token context, where both paths slide the window.
+    const auto with = gpt.generate({1, 2, 3}, 20, temperature, a, true);
+    const auto without = gpt.generate({1, 2, 3}, 20, temperature, b, false);
+    EXPECT_EQ(with, without) << "temperature " << temperature;
+    EXPECT_EQ(with.size(), 23u);
+    for (int64_t t : with) EXPECT_TRUE(t >= 0 && t < 7);
+  }
+  EXPECT_THROW(gpt.forward(from_vector<int64_t>(std::vector<int64_t>(17, 0), {1, 17})), Error);
 }

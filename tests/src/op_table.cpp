@@ -764,6 +764,11 @@ std::vector<OpCase> all_op_cases() {
   view_case({"view of a row slice [4, 6][1:3] -> [2, 2, 3]", {{4, 6}},
              [](const std::vector<Tensor>& x) { return x[0].contiguous().slice(0, 1, 3).view({2, 2, 3}); },
              [](const std::vector<RefArray>& x) { return reshaped(ref_slice(x[0], 0, 1, 3, 1), {2, 2, 3}); }});
+  view_case({"view of a column slice (strided, no copy) [4, 6][:, ::2] -> [2, 2, 3]", {{4, 6}},
+             [](const std::vector<Tensor>& x) {
+               return x[0].contiguous().slice(1, 0, 6, 2).view({2, 2, 3});
+             },
+             [](const std::vector<RefArray>& x) { return reshaped(ref_slice(x[0], 1, 0, 6, 2), {2, 2, 3}); }});
   view_case({"flatten [2, 3, 2]", {{2, 3, 2}},
              [](const std::vector<Tensor>& x) { return x[0].flatten(); },
              [](const std::vector<RefArray>& x) { return reshaped(x[0], {12}); }});
