@@ -205,8 +205,11 @@ TrainResult run_training(const TrainConfig& cfg) {
     loader.start_epoch(epoch);
     int64_t nb = loader.batches_per_epoch();
     if (cfg.max_steps_per_epoch > 0) nb = std::min(nb, cfg.max_steps_per_epoch);
-    Progress bar(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), nb, cfg.progress && progress_default_enabled());
-    bar.set_unit("steps/s");
+    const int64_t epoch_samples = std::min(nb * cfg.batch, sp.train.size());
+    Progress bar(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), epoch_samples,
+                 cfg.progress && progress_default_enabled());
+    bar.set_unit("samples/s");
+    int64_t epoch_done = 0;
     double loss_sum = 0;
     int64_t correct = 0, count = 0;
     const auto t0 = Clock::now();
@@ -226,8 +229,9 @@ TrainResult run_training(const TrainConfig& cfg) {
       correct += c;
       count += n;
       samples += b.y.size(0);
+      epoch_done += b.y.size(0);
       ++steps;
-      bar.update(i + 1, fmt::format("loss {:.4f} acc {:.3f}", loss_sum / count, static_cast<double>(correct) / count));
+      bar.update(epoch_done, fmt::format("loss {:.4f} acc {:.3f}", loss_sum / count, static_cast<double>(correct) / count));
     }
     bar.finish();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
