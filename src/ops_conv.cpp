@@ -125,24 +125,27 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
   return out;
 }
 
-Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
-  BSTACK_CHECK(x.dim() == 4, "max_pool2d: input must be (N, C, H, W), got {}", shape_str(x.shape()));
-  const int64_t N = x.size(0), C = x.size(1);
-  Conv2dArgs a;
-  a.stride_h = a.stride_w = stride > 0 ? stride : k;
-  const Shape hw = conv2d_output_hw(x.shape(), k, k, a);
-  Tensor cols = unfold2d(x.reshape({N * C, 1, x.size(2), x.size(3)}), k, k, a);  // (NC, k*k, L)
-  return max(cols, {1}).reshape({N, C, hw[0], hw[1]});
-}
-
-Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride) {
-  BSTACK_CHECK(x.dim() == 4, "avg_pool2d: input must be (N, C, H, W), got {}", shape_str(x.shape()));
+namespace {
+// Pooling = a per-channel window reduction: every channel's k x k windows as the rows of
+// (N*C, k*k, L) columns, reduced over dim 1, reshaped back to (N, C, OH, OW).
+template <class Reduce>
+Tensor pool2d(const char* op, const Tensor& x, int64_t k, int64_t stride, Reduce reduce) {
+  BSTACK_CHECK(x.dim() == 4, "{}: input must be (N, C, H, W), got {}", op, shape_str(x.shape()));
   const int64_t N = x.size(0), C = x.size(1);
   Conv2dArgs a;
   a.stride_h = a.stride_w = stride > 0 ? stride : k;
   const Shape hw = conv2d_output_hw(x.shape(), k, k, a);
   Tensor cols = unfold2d(x.reshape({N * C, 1, x.size(2), x.size(3)}), k, k, a);
-  return mean(cols, {1}).reshape({N, C, hw[0], hw[1]});
+  return reduce(cols).reshape({N, C, hw[0], hw[1]});
+}
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
+  return pool2d("max_pool2d", x, k, stride, [](const Tensor& c) { return max(c, {1}); });
+}
+
+Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride) {
+  return pool2d("avg_pool2d", x, k, stride, [](const Tensor& c) { return mean(c, {1}); });
 }
 
 }  // namespace bstack

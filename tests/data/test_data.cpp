@@ -3,6 +3,7 @@
 #include "src/data/loader.h"
 #include "src/ops.h"
 #include "src/train/train.h"
+#include "tests/test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 
 using namespace bstack;
 using namespace bstack::data;
+using bstack::test::error_of;
 namespace fs = std::filesystem;
 
 namespace {
@@ -26,15 +28,6 @@ void write(const std::string& path, const std::string& bytes) {
 }
 std::string be32(uint32_t v) {
   return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-}
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 }  // namespace

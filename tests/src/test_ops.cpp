@@ -8,6 +8,7 @@
 //             max |a - n| / max(1, |n|) <= 1e-6.
 // A failing element prints the whole case: name, dtype, layout, input, index, both values.
 #include "tests/src/op_table.h"
+#include "tests/test_util.h"
 
 #include "kernels/parallel.h"
 #include "src/random.h"
@@ -227,17 +228,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, OpBackward,
 
 // ---- targeted checks ----------------------------------------------------------------------------
 
-namespace {
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-}  // namespace
+using bstack::test::error_of;
 
 TEST(OpErrors, NameTheOpAndTheShapes) {
   Tensor a = zeros({2, 3}), b = zeros({4, 3}), c = zeros({3, 5}, DType::f64);
