@@ -2,7 +2,7 @@
 #   make run    install what is missing, build (Release), run `bstack demo`
 #   make test   install, build, run every test with ctest (a sanitizer build of the unit
 #               tests first, then the Release build's full suite, whose summary ends the output)
-#   make bench  build and run the benchmarks
+#   make bench  build and run every benchmark executable (build/bench/bench_*)
 JOBS  ?= $(shell nproc)
 BUILD ?= build
 ASAN  ?= build-asan
@@ -24,6 +24,7 @@ run: build
 	./$(BUILD)/bstack demo
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the unit tests (Debug, -O1 for speed).
+# LeakSanitizer works here (checked in the development sandbox), so a leak fails the run.
 test-asan: deps
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
 	  -DBSTACK_SANITIZE=address,undefined -DBSTACK_BENCH=OFF -DBSTACK_CLI=OFF
@@ -31,7 +32,11 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir $(ASAN) -L unit -j$(JOBS) --output-on-failure
 
-test: test-asan build
+# Sequential on purpose (even under make -j): the sanitizer suite, then the Release suite,
+# whose ctest summary is the last thing printed.
+test:
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory build
 	ctest --test-dir $(BUILD) -j$(JOBS) --output-on-failure
 
 # Benchmarks with their peers (libtorch, OpenBLAS), OpenBLAS at its best: OPENBLAS_CORETYPE and
@@ -40,7 +45,8 @@ bench:
 	@scripts/install-deps --bench
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DBSTACK_BENCH_PEERS=ON
 	cmake --build $(BUILD) -j$(JOBS)
-	@for b in $(BUILD)/bench/bench_tensor $(BUILD)/bench/bench_train; do \
+	@for b in $(BUILD)/bench/bench_*; do \
+	  [ -f "$$b" ] && [ -x "$$b" ] || continue; \
 	  echo "== $$b"; env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $$b || exit 1; done
 
 clean:

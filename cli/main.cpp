@@ -29,6 +29,24 @@ int report_error(const std::string& message, bool json) {
   return 1;
 }
 
+// Whether --json was asked for, read from argv itself: after a parse error the parsed
+// options may not have got that far, yet the caller still expects one JSON object.
+bool json_requested(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") break;
+    if (a == "--json") return true;
+  }
+  return false;
+}
+
+// A usage error (exit 2): the message on stderr as CLI11 printed it, and under --json also
+// {"error": ..., "usage": true} on stdout.
+int usage_error(const std::string& message, bool json) {
+  if (json) fmt::print("{}\n", nlohmann::json{{"error", message}, {"usage", true}}.dump());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -59,7 +77,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);  // prints the message and "Run with --help for more information."
-    return 2;
+    return usage_error(e.what(), json_requested(argc, argv));
   }
 
   bstack::set_progress_quiet(opts.json);
@@ -73,5 +91,5 @@ int main(int argc, char** argv) {
     return report_error(fmt::format("unexpected failure: {}", e.what()), opts.json);
   }
   fmt::print(stderr, "{}\nbstack: error: a command is required (see the list above)\n", app.help());
-  return 2;
+  return usage_error("a command is required", opts.json);
 }

@@ -33,24 +33,28 @@ bool progress_default_enabled() { return !g_quiet.load() && ::isatty(STDERR_FILE
 std::string format_progress_line(const std::string& label, int64_t done, int64_t total,
                                  double elapsed_s, const std::string& unit,
                                  const std::string& extra, int width) {
+  // Every field has a fixed width (done padded to the digits of total, the rate to 6 columns)
+  // so the bar keeps its length from one redraw to the next instead of jittering.
+  constexpr int kMaxBar = 40;
   const double rate = elapsed_s > 0 ? done / elapsed_s : 0.0;
-  std::string rate_s = rate >= 100 ? fmt::format("{:.0f} {}", rate, unit)
-                                   : fmt::format("{:.2f} {}", rate, unit);
+  const std::string rate_s = rate >= 100 ? fmt::format("{:>6.0f} {}", rate, unit)
+                                         : fmt::format("{:>6.2f} {}", rate, unit);
   std::string head = label + " ";
   std::string tail;
   if (total > 0) {
     const double frac = std::clamp(static_cast<double>(done) / total, 0.0, 1.0);
     const double eta = rate > 0 ? (total - done) / rate : -1;
-    tail = fmt::format(" {}/{} {:3.0f}% {} ETA {}", done, total, 100 * frac, rate_s,
+    const int digits = static_cast<int>(std::to_string(total).size());
+    tail = fmt::format("{:>{}}/{} {:3.0f}% {} ETA {}", done, digits, total, 100 * frac, rate_s,
                        done >= total ? "00:00" : human_duration(eta));
     if (!extra.empty()) tail += "  " + extra;
-    const int bar_w = width - static_cast<int>(head.size() + tail.size()) - 2;
+    const int bar_w = std::min(kMaxBar, width - static_cast<int>(head.size() + tail.size()) - 3);
     if (bar_w >= 5) {
       const int filled = static_cast<int>(frac * bar_w);
       head.push_back('[');
-      head.append(filled, '#').append(bar_w - filled, '.').push_back(']');
+      head.append(filled, '#').append(bar_w - filled, '.').append("] ");
     }
-  } else {
+  } else {  // unknown total: count, rate and elapsed time only
     tail = fmt::format("{} {} {}", done, rate_s, human_duration(elapsed_s));
     if (!extra.empty()) tail += "  " + extra;
   }

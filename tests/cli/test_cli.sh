@@ -36,6 +36,14 @@ check "--threads 0 names the option" grep -q -- "--threads" "$tmp/err"
 run --threads abc demo
 check "--threads abc exits 2" test "$rc" -eq 2
 
+run --json --threads 0 demo
+check "usage error under --json exits 2" test "$rc" -eq 2
+check "usage error under --json prints a JSON error" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert "--threads" in j["error"] and j["usage"] is True, j
+' "$tmp/out"
+
 run
 check "no command exits 2" test "$rc" -eq 2
 
@@ -56,6 +64,10 @@ assert obj["gradcheck_max_rel_err"] < 1e-6, obj["gradcheck_max_rel_err"]
 assert obj["checkpoint_roundtrip_identical"] is True
 ' "$tmp/out"
 check "demo --json draws no progress bar" test -z "$(tr -cd '\r' <"$tmp/err")"
+
+run demo --json
+check "demo --json (flag after the command) exits 0" test "$rc" -eq 0
+check "demo --json (flag after the command) prints JSON" python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$tmp/out"
 
 run demo
 check "demo exits 0" test "$rc" -eq 0

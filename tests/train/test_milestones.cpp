@@ -2,6 +2,9 @@
 // set, an MLP learns XOR, and on the shipped digits the MLP reaches >= 97% and the LeNet-style
 // CNN >= 97.5% test accuracy (20% test split). Plus: resuming from a checkpoint continues
 // bit-identically. Labelled "milestone" (Release only: a few seconds each).
+// They run on one thread: the targets are about learning, not speed, and a single thread keeps
+// their run time steady on a loaded machine (OpenMP teams on busy cores stall at barriers).
+#include "kernels/parallel.h"
 #include "src/nn/layers.h"
 #include "src/nn/loss.h"
 #include "src/optim/optim.h"
@@ -14,6 +17,13 @@
 #include <filesystem>
 
 using namespace bstack;
+
+namespace {
+struct OneThread : ::testing::Environment {
+  void SetUp() override { kernels::set_num_threads(1); }
+};
+const auto* const kOneThread = ::testing::AddGlobalTestEnvironment(new OneThread);
+}  // namespace
 
 TEST(Milestones, PerceptronSeparatesALinearlySeparableSet) {
   // Points labelled by the side of the line x1 + 2 x2 = 0.3, with a margin of 0.1.
