@@ -5,6 +5,7 @@
 #include "src/nn/loss.h"
 #include "src/nn/transformer.h"
 #include "src/nn/zoo.h"
+#include "tests/test_util.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -36,12 +37,7 @@ void gradcheck(Module& m, const Tensor& x_in, std::function<Tensor(const Tensor&
     ASSERT_TRUE(t.grad().defined()) << m.repr() << ": no gradient for " << name;
     int bad = 0;
     for (int64_t i = 0; i < t.numel() && bad < 5; ++i) {
-      Shape idx(t.dim());
-      int64_t r = i;
-      for (int64_t d = t.dim() - 1; d >= 0; --d) {
-        idx[d] = r % t.size(d);
-        r /= t.size(d);
-      }
+      const Shape idx = test::unravel(i, t.shape());
       const double v = t.get(idx);
       t.set(idx, v + h);
       const double fp = sum(f(x) * w).item();

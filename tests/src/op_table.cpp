@@ -13,15 +13,6 @@
 
 namespace bstack::test {
 
-Shape unravel(int64_t i, const Shape& shape) {
-  Shape idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
-
 int64_t ravel(const Shape& idx, const Shape& shape) {
   int64_t i = 0;
   for (size_t d = 0; d < shape.size(); ++d) i = i * shape[d] + idx[d];

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "src/ops.h"
+#include "tests/test_util.h"
 
 #include <functional>
 #include <ostream>
@@ -23,7 +24,6 @@ struct RefArray {
   double at(const Shape& idx) const;
 };
 
-Shape unravel(int64_t i, const Shape& shape);
 int64_t ravel(const Shape& idx, const Shape& shape);
 
 enum class Domain {

@@ -3,6 +3,7 @@
 #include "src/ops.h"
 #include "src/random.h"
 #include "src/storage.h"
+#include "tests/test_util.h"
 
 #include <gtest/gtest.h>
 
@@ -10,17 +11,7 @@
 
 using namespace bstack;
 
-namespace {
-// Reference: the element at a row-major linear index of a tensor of `shape`.
-Shape unravel(int64_t i, const Shape& shape) {
-  Shape idx(shape.size());
-  for (int64_t d = static_cast<int64_t>(shape.size()) - 1; d >= 0; --d) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
-}
-}  // namespace
+using bstack::test::unravel;
 
 TEST(Tensor, FactoriesShapesAndDtypes) {
   for (DType t : {DType::f32, DType::f64, DType::i8, DType::i32, DType::i64}) {
