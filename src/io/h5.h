@@ -2,14 +2,17 @@
 // The one file layer behind checkpoints, profiles, traces and the tuning cache.
 //
 // Every file carries root attributes `format` (string) and `version` (int64); a reader
-// names the format and version range it accepts. Writes go to `<path>.tmp.<pid>` in the same
-// directory and are renamed over `path` on commit(), so a crash never leaves a half file and
-// an earlier good file survives. Arrays are stored chunked with the Fletcher-32 checksum
-// filter, so flipped bytes are reported on read instead of returned.
+// names the format and version range it accepts. Writes go to `<path>.tmp.<pid>.<n>` in the
+// same directory and are renamed over `path` on commit(), so a crash never leaves a half file
+// and an earlier good file survives (a killed writer may leave its .tmp file behind). Arrays
+// are stored chunked (<= 1 MiB per chunk) with the Fletcher-32 checksum filter, and the file's
+// metadata (HDF5 1.10 format) is checksummed too, so flipped bytes are reported on read
+// instead of returned. Equal content gives byte-identical files (no timestamps).
 //
-// Leaves out on purpose: partial reads/writes (hyperslabs), appending to an existing file,
-// compression. Errors are bstack::Error naming the file, the object and the problem; HDF5's
-// own error stack is never printed.
+// Leaves out on purpose: partial reads/writes (hyperslabs), appending to or editing an
+// existing file, compression, array-valued attributes. Errors are bstack::Error naming the
+// file, the object and the problem; HDF5's own error stack is never printed, on any thread.
+// HDF5 itself stays private to h5.cpp.
 #pragma once
 
 #include "src/dtype.h"
