@@ -1,12 +1,11 @@
 #include "src/nn/module.h"
 
-#include "src/io/h5.h"
+#include "src/io/tensor_io.h"
 #include "src/ops.h"
 #include "src/tensor_impl.h"
 
 #include <fmt/format.h>
 
-#include <cstring>
 
 namespace bstack::nn {
 
@@ -124,10 +123,7 @@ void Module::to(DType dtype) {
 
 void save_checkpoint(const Module& m, const std::string& path) {
   H5Writer w(path, "bstack-checkpoint", 1);
-  for (const auto& [n, t] : m.state_dict()) {
-    const Tensor c = t.detach().contiguous();
-    w.write("state/" + n, ArrayRef{c.dtype(), c.shape(), c.data_ptr()});
-  }
+  for (const auto& [n, t] : m.state_dict()) write_tensor(w, "state/" + n, t);
   w.attr("/", "model", m.type_name());
   w.commit();
 }
@@ -139,10 +135,7 @@ void load_checkpoint(Module& m, const std::string& path) {
     const std::string key = "state/" + n;
     BSTACK_CHECK(r.has(key), "{}: missing '{}' ({} {}) for {}", path, n, dtype_name(t.dtype()),
                  shape_str(t.shape()), m.type_name());
-    Array a = r.read(key);
-    Tensor x = empty(a.shape, a.dtype);
-    std::memcpy(x.data_ptr(), a.bytes.data(), a.bytes.size());
-    state[n] = x;
+    state[n] = read_tensor(r, key);
   }
   m.load_state_dict(state, path);
 }

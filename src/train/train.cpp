@@ -3,7 +3,7 @@
 #include "bstack_build_info.h"
 #include "kernels/parallel.h"
 #include "src/data/loader.h"
-#include "src/io/h5.h"
+#include "src/io/tensor_io.h"
 #include "src/nn/loss.h"
 #include "src/nn/zoo.h"
 #include "src/ops.h"
@@ -14,7 +14,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <fmt/format.h>
 #include <map>
 #include <optional>
@@ -133,14 +132,8 @@ constexpr const char* kFormat = "bstack-checkpoint";
 void write_training_checkpoint(const std::string& path, const TrainConfig& c, const nn::Module& m,
                                const optim::Optimizer& opt, int64_t next_epoch, const data::CharTokenizer& tok) {
   H5Writer w(path, kFormat, 1);
-  auto put = [&](const std::string& prefix, const std::map<std::string, Tensor>& ts) {
-    for (const auto& [n, t] : ts) {
-      const Tensor cc = t.detach().contiguous();
-      w.write(prefix + n, ArrayRef{cc.dtype(), cc.shape(), cc.data_ptr()});
-    }
-  };
-  put("state/", m.state_dict());
-  put("optim/", opt.state());
+  for (const auto& [n, t] : m.state_dict()) write_tensor(w, "state/" + n, t);
+  for (const auto& [n, t] : opt.state()) write_tensor(w, "optim/" + n, t);
   w.attr("/", "model", c.model);
   w.attr("train", "next_epoch", next_epoch);
   w.attr("train", "optimizer_steps", opt.steps());
@@ -155,12 +148,7 @@ std::map<std::string, Tensor> read_group(const H5Reader& r, const std::string& g
   std::map<std::string, Tensor> out;
   if (!r.has(group)) return out;
   // Names may contain '.', never '/', so one level of listing is enough.
-  for (const auto& n : r.list(group)) {
-    Array a = r.read(group + "/" + n);
-    Tensor t = empty(a.shape, a.dtype);
-    std::memcpy(t.data_ptr(), a.bytes.data(), a.bytes.size());
-    out[n] = t;
-  }
+  for (const auto& n : r.list(group)) out[n] = read_tensor(r, group + "/" + n);
   return out;
 }
 
