@@ -26,20 +26,24 @@ void Module::collect(const std::string& prefix, bool params,
   for (const auto& [n, c] : children_) c->collect(prefix + n + ".", params, out);
 }
 
+namespace {
+std::vector<std::pair<std::string, Tensor>> values(const std::vector<std::pair<std::string, Tensor*>>& refs) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [n, t] : refs) out.emplace_back(n, *t);
+  return out;
+}
+}  // namespace
+
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
   std::vector<std::pair<std::string, Tensor*>> ps;
   collect("", true, ps);
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& [n, t] : ps) out.emplace_back(n, *t);
-  return out;
+  return values(ps);
 }
 
 std::vector<std::pair<std::string, Tensor>> Module::named_buffers() const {
   std::vector<std::pair<std::string, Tensor*>> bs;
   collect("", false, bs);
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (auto& [n, t] : bs) out.emplace_back(n, *t);
-  return out;
+  return values(bs);
 }
 
 std::vector<Tensor> Module::parameters() const {
