@@ -1,0 +1,1 @@
+// AVX2+FMA GEMM micro-kernels (next commit).
