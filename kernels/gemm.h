@@ -51,6 +51,10 @@ GemmVariant gemm_variant(Isa isa, int index);
 
 // The configuration gemm() would use for this shape: cfg's non-zero fields, then the tuning
 // cache's entry for the shape class, then the analytical defaults. Every field filled.
+// The analytical defaults alone (no tuning table), for the given variant.
+template <class T>
+GemmConfig gemm_defaults(int64_t M, int64_t N, int64_t K, int variant = 0);
+
 template <class T>
 GemmConfig gemm_resolve(int64_t M, int64_t N, int64_t K, GemmConfig cfg = {});
 
