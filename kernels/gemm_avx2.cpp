@@ -17,6 +17,11 @@ void ukernel_f32(int64_t kc, const float* a, const float* b, float* c, int64_t l
                  float beta) {
   __m256 acc[MR][NV];
 #pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * NV - 1), _MM_HINT_T0);
+  }
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
@@ -56,6 +61,11 @@ template <int MR, int NV>
 void ukernel_f64(int64_t kc, const double* a, const double* b, double* c, int64_t ldc,
                  double alpha, double beta) {
   __m256d acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 4 * NV - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4

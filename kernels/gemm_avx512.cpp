@@ -19,6 +19,13 @@ template <int MR, int NV>
 void ukernel_f32(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                  float beta) {
   __m512 acc[MR][NV];
+  // Touch the C tile now (its rows are ldc apart, the hardware prefetcher cannot guess them):
+  // the loads overlap the k loop instead of stalling the stores at its end.
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16 * NV - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
@@ -59,6 +66,13 @@ template <int MR, int NV>
 void ukernel_f64(int64_t kc, const double* a, const double* b, double* c, int64_t ldc,
                  double alpha, double beta) {
   __m512d acc[MR][NV];
+  // Touch the C tile now (its rows are ldc apart, the hardware prefetcher cannot guess them):
+  // the loads overlap the k loop instead of stalling the stores at its end.
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 8 * NV - 1), _MM_HINT_T0);
+  }
 #pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4

@@ -63,6 +63,9 @@ Tensor sum_to(const Tensor& x, const Shape& shape);
 // matmul as numpy.matmul: 1-D operands are promoted and the added dim removed; leading
 // (batch) dims broadcast. Inner dims must agree.
 Tensor matmul(const Tensor& a, const Tensor& b);
+// x (..., in) @ w^T + b with w (out, in) and b (out) or undefined: one GEMM with the bias in its
+// epilogue; backward is two GEMMs and a column sum (the input's gradient only when needed).
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 
 // ---- normalisation along one axis (numerically stable: max subtracted) -----------------------
 Tensor softmax(const Tensor& x, int64_t axis);

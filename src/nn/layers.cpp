@@ -25,8 +25,7 @@ Linear::Linear(const LinearOptions& o, Generator& gen) : Module("Linear"), o_(o)
 Tensor Linear::forward(const Tensor& x) {
   BSTACK_CHECK(x.dim() >= 1 && x.size(-1) == o_.in_, "Linear(in={}): input {} has last dim {}",
                o_.in_, shape_str(x.shape()), x.dim() ? x.size(-1) : 0);
-  Tensor y = matmul(x, weight.t());
-  return bias.defined() ? y + bias : y;
+  return linear(x, weight, bias);
 }
 
 std::string Linear::repr() const {

@@ -180,6 +180,13 @@ RefArray ref_permute(const RefArray& x, const std::vector<int64_t>& perm) {
   });
 }
 
+// y + b with b broadcast along y's last dimension (a bias).
+RefArray ref_add(RefArray y, const RefArray& b) {
+  const int64_t n = b.numel();
+  for (int64_t i = 0; i < y.numel(); ++i) y.v[i] += b.v[i % n];
+  return y;
+}
+
 RefArray ref_slice(const RefArray& x, int64_t dim, int64_t start, int64_t end, int64_t step) {
   Shape out_shape = x.shape;
   out_shape[dim] = (end - start + step - 1) / step;
@@ -598,6 +605,33 @@ std::vector<OpCase> all_op_cases() {
               [](const std::vector<RefArray>& x) { return ref_matmul(x[0], ref_slice(x[1], 2, 0, 10, 2)); }};
     sl.reduction_len = 4;
     add_case(sl);
+  }
+  // ---- linear: x @ w^T + b (one GEMM with the bias in its epilogue) ----
+  for (const auto& [sx, out] : std::vector<std::pair<Shape, int64_t>>{
+           {{3, 4}, 5}, {{2, 3, 4}, 5}, {{4}, 3}, {{1, 7}, 1}, {{2, 1, 3, 6}, 9}, {{0, 4}, 2}}) {
+    const int64_t in = sx.back();
+    OpCase oc{fmt::format("linear {} out {}", sh(sx), out), {sx, {out, in}, {out}},
+              [](const std::vector<Tensor>& x) { return linear(x[0], x[1], x[2]); },
+              [](const std::vector<RefArray>& x) {
+                return ref_add(ref_matmul(x[0], ref_permute(x[1], {1, 0})), x[2]);
+              }};
+    oc.reduction_len = in;
+    add_case(oc);
+    OpCase nb{fmt::format("linear {} out {} no bias", sh(sx), out), {sx, {out, in}},
+              [](const std::vector<Tensor>& x) { return linear(x[0], x[1], Tensor()); },
+              [](const std::vector<RefArray>& x) { return ref_matmul(x[0], ref_permute(x[1], {1, 0})); }};
+    nb.reduction_len = in;
+    add_case(nb);
+  }
+  {
+    // A non-mergeable view as input (permuted leading dims) and a transposed weight view.
+    OpCase oc{"linear permuted x [3, 2, 4]^(1,0,2) w [4, 5]^T", {{3, 2, 4}, {4, 5}, {5}},
+              [](const std::vector<Tensor>& x) { return linear(x[0].permute({1, 0, 2}), x[1].t(), x[2]); },
+              [](const std::vector<RefArray>& x) {
+                return ref_add(ref_matmul(ref_permute(x[0], {1, 0, 2}), x[1]), x[2]);
+              }};
+    oc.reduction_len = 4;
+    add_case(oc);
   }
 
   // ---- softmax / log_softmax ----
