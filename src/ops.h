@@ -94,6 +94,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
 Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride = 0);
 Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride = 0);
 
+// ---- attention (ops_attention.cpp; tiled kernels in kernels/attention.h) --------------------
+// softmax(q k^T / sqrt(D), masked) v for q (B, H, Tq, D), k and v (B, H, Tk, D), f32 or f64.
+// Causal: query i (at absolute position q_offset + i; keys at 0..Tk-1) sees keys
+// j <= q_offset + i. Same values as matmul + where + softmax + matmul, but the (Tq, Tk) scores
+// are never stored (FlashAttention-2, Dao 2023): forward and backward memory is linear in T.
+// Profiler FLOPs per visible (query, key) pair: 4*D + 5 forward, 10*D + 3 backward (+ 2*D per
+// query row). No double backward.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                                    bool causal = true, int64_t q_offset = 0);
+
 // ---- operators ----------------------------------------------------------------------------
 Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);

@@ -1,9 +1,7 @@
 #include "src/nn/transformer.h"
 
 #include <array>
-#include <cmath>
 #include <fmt/format.h>
-#include <limits>
 
 namespace bstack::nn {
 
@@ -20,16 +18,11 @@ std::string CausalSelfAttention::repr() const {
 }
 
 // q (B, H, Tq, D) at absolute positions q_offset..; k, v (B, H, Tk, D) at positions 0..Tk-1.
-// Query i may see keys j <= q_offset + i.
+// Query i may see keys j <= q_offset + i. The tiled op reads q, k, v as strided head slices of
+// the qkv projection (no copy) and never stores the (Tq, Tk) scores; its output is laid out
+// (B, T, H, D) in memory, so merging the heads below is a view.
 Tensor CausalSelfAttention::attend(const Tensor& q, const Tensor& k, const Tensor& v, int64_t q_offset) {
-  const int64_t Tq = q.size(2), Tk = k.size(2), D = q.size(3);
-  Tensor scores = matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(D));
-  Tensor qi = arange(static_cast<double>(q_offset), static_cast<double>(q_offset + Tq), 1, DType::i64)
-                  .reshape({Tq, 1});
-  Tensor kj = arange(0, static_cast<double>(Tk), 1, DType::i64).reshape({1, Tk});
-  Tensor visible = le(kj, qi);  // (Tq, Tk) mask
-  scores = where(visible, scores, scalar_tensor(-std::numeric_limits<double>::infinity(), scores.dtype()));
-  return matmul(softmax(scores, -1), v);
+  return scaled_dot_product_attention(q, k, v, /*causal=*/true, q_offset);
 }
 
 namespace {

@@ -1,0 +1,113 @@
+// scaled_dot_product_attention: the Tensor op over the tiled kernels of kernels/attention.h
+// (FlashAttention-2, Dao 2023), with its backward. Saves q, k, v, the output and the per-row
+// log-sum-exp (B*H*Tq values), never the (Tq, Tk) probabilities: memory stays linear in T.
+//
+// Layout: operands are read through their strides (a head slice of a fused qkv projection is
+// not copied) as long as D is unit-stride; others are made contiguous first. The output and
+// the input gradients are allocated (B, T, H, D) in memory and returned as (B, H, T, D) views,
+// so the usual y.transpose(1, 2).reshape({B, T, H*D}) that merges heads is a view, not a copy.
+#include "kernels/attention.h"
+#include "src/ops.h"
+#include "src/ops_internal.h"
+#include "src/profile/profiler.h"
+
+#include <cmath>
+
+namespace bstack {
+
+namespace {
+
+// (B, H, T, D) memory laid out as (B, T, H, D).
+Tensor empty_bthd(int64_t B, int64_t H, int64_t T, int64_t D, DType dt) {
+  return empty({B, T, H, D}, dt).transpose(1, 2);
+}
+
+// x itself when its last dim is unit-stride (or has one element), else a contiguous copy.
+Tensor unit_last(const Tensor& x) {
+  return x.size(3) <= 1 || x.strides()[3] == 1 ? x : x.contiguous();
+}
+
+template <class T, class P>
+kernels::AttnTensor<P> view_of(const Tensor& x) {
+  const Shape& s = x.strides();
+  return {static_cast<P*>(x.data_ptr()), s[0], s[1], s[2]};
+}
+
+template <class T>
+kernels::AttnTensor<const T> cview(const Tensor& x) {
+  return view_of<T, const T>(x);
+}
+template <class T>
+kernels::AttnTensor<T> mview(const Tensor& x) {
+  return view_of<T, T>(x);
+}
+
+}  // namespace
+
+Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in,
+                                    bool causal, int64_t q_offset) {
+  const char* op = "scaled_dot_product_attention";
+  detail::check_defined(op, q_in);
+  detail::check_defined(op, k_in);
+  detail::check_defined(op, v_in);
+  detail::check_same_dtype(op, q_in, k_in);
+  detail::check_same_dtype(op, q_in, v_in);
+  BSTACK_CHECK(q_in.dim() == 4 && k_in.dim() == 4 && v_in.dim() == 4,
+               "{}: q, k, v must be (B, H, T, D), got {}, {}, {}", op, shape_str(q_in.shape()),
+               shape_str(k_in.shape()), shape_str(v_in.shape()));
+  const int64_t B = q_in.size(0), H = q_in.size(1), Tq = q_in.size(2), D = q_in.size(3);
+  const int64_t Tk = k_in.size(2);
+  BSTACK_CHECK(k_in.size(0) == B && k_in.size(1) == H && k_in.size(3) == D && v_in.shape() == k_in.shape(),
+               "{}: q {} needs k and v of shape [{}, {}, Tk, {}], got k {} and v {}", op,
+               shape_str(q_in.shape()), B, H, D, shape_str(k_in.shape()), shape_str(v_in.shape()));
+  BSTACK_CHECK(is_floating(q_in.dtype()), "{}: needs f32 or f64 tensors, got {}", op,
+               dtype_name(q_in.dtype()));
+  BSTACK_CHECK(D >= 1, "{}: head dimension D must be >= 1, got q {}", op, shape_str(q_in.shape()));
+  BSTACK_CHECK(q_offset >= 0, "{}: q_offset must be >= 0, got {}", op, q_offset);
+
+  kernels::AttentionDims dims;
+  dims.B = B, dims.H = H, dims.Tq = Tq, dims.Tk = Tk, dims.D = D;
+  dims.causal = causal, dims.q_offset = q_offset;
+  const double pairs = static_cast<double>(kernels::attention_visible_pairs(dims));
+
+  const Tensor q = unit_last(q_in.detach()), k = unit_last(k_in.detach()),
+               v = unit_last(v_in.detach());
+  const bool needs_grad =
+      grad_enabled() && (q_in.requires_grad() || k_in.requires_grad() || v_in.requires_grad());
+  detail::OpTimer timer(op, {&q_in, &k_in, &v_in});
+  Tensor out = empty_bthd(B, H, Tq, D, q.dtype());
+  Tensor lse = needs_grad ? empty({B, H, Tq}, q.dtype()) : Tensor();
+  visit_floating(q.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::attention_forward<T>(dims, cview<T>(q), cview<T>(k), cview<T>(v), mview<T>(out),
+                                  lse.defined() ? lse.data<T>() : nullptr);
+  });
+  // FLOPs per visible (query, key) pair: q.k and p.v (2*D each) and the softmax's 5.
+  timer.done(out, pairs * (4.0 * D + 5), lse.defined() ? lse.numel() * dtype_size(lse.dtype()) : 0);
+  if (!needs_grad) return out;
+
+  const Tensor o = out.detach();
+  return record(out, "scaled_dot_product_attention", {q_in, k_in, v_in},
+                [q, k, v, o, lse, dims, pairs](const Tensor& g_in) {
+                  const Tensor g = unit_last(g_in);
+                  detail::OpTimer t("scaled_dot_product_attention_backward", {&q, &k, &v, &o, &g});
+                  const int64_t B = dims.B, H = dims.H, D = dims.D;
+                  Tensor dq = empty_bthd(B, H, dims.Tq, D, q.dtype());
+                  Tensor dk = empty_bthd(B, H, dims.Tk, D, q.dtype());
+                  Tensor dv = empty_bthd(B, H, dims.Tk, D, q.dtype());
+                  visit_floating(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    kernels::attention_backward<T>(dims, cview<T>(q), cview<T>(k), cview<T>(v),
+                                                   cview<T>(o), cview<T>(g), lse.data<T>(),
+                                                   mview<T>(dq), mview<T>(dk), mview<T>(dv));
+                  });
+                  // Per visible pair: S, dP, dV, dK, dQ products (2*D each) and exp, subtract,
+                  // multiply; plus D_i = rowsum(dO * O) per query row.
+                  t.done(dq, pairs * (10.0 * D + 3) + 2.0 * B * H * dims.Tq * D,
+                         static_cast<double>(lse.numel() + dk.numel() + dv.numel()) *
+                             dtype_size(q.dtype()));
+                  return std::vector<Tensor>{dq, dk, dv};
+                });
+}
+
+}  // namespace bstack
