@@ -3,6 +3,8 @@
 #include "bstack_build_info.h"
 #include "cli/demo.h"
 #include "cli/train_cmd.h"
+#include "cli/tune_cmd.h"
+#include "src/io/tune_cache.h"
 #include "kernels/parallel.h"
 #include "src/error.h"
 #include "src/util/progress.h"
@@ -71,6 +73,12 @@ int main(int argc, char** argv) {
                "with a progress bar, validation each epoch, test accuracy, checkpoints and resume");
   bstack::cli::add_train_options(train, train_cfg);
 
+  bstack::cli::TuneOptions tune_opts;
+  CLI::App* tune = app.add_subcommand(
+      "tune", "Autotune the kernels for this machine (GEMM block sizes, micro-kernel, threads)\n"
+              "and write the tuning cache every later run uses automatically");
+  bstack::cli::add_tune_options(tune, tune_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -83,6 +91,8 @@ int main(int argc, char** argv) {
   bstack::set_progress_quiet(opts.json);
   if (opts.threads > 0) bstack::kernels::set_num_threads(opts.threads);
   try {
+    if (!tune->parsed()) bstack::load_tuning_cache_quietly();
+    if (tune->parsed()) return bstack::cli::run_tune(opts, tune_opts);
     if (demo->parsed()) return bstack::cli::run_demo(opts);
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
   } catch (const bstack::Error& e) {

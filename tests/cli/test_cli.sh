@@ -104,5 +104,23 @@ check "train --resume corrupt file is named" grep -q "bad.h5: truncated or not a
 run train --data "$tmp/none.csv"
 check "train --data missing file exits 1 naming it" sh -c "[ $rc -eq 1 ] && grep -q 'none.csv: no such file' '$tmp/err'"
 
+# bstack tune: a tiny search writes a cache that --show reads back; a corrupt or foreign cache is
+# ignored with a warning by every command, never trusted.
+export BSTACK_TUNE_CACHE="$tmp/tune.h5"
+run tune --budget-s 1 --shapes 24x40x16 --op sgemm --json
+check "tune exits 0" test "$rc" -eq 0
+check "tune writes the cache" test -s "$tmp/tune.h5"
+check "tune --json names the entry" sh -c "printf '%s' '$out' | grep -q '\"shape_class\":\"mt_ns_kt\"'"
+run tune --show --json
+check "tune --show reads it back" sh -c "[ $rc -eq 0 ] && printf '%s' '$out' | grep -q 'mt_ns_kt'"
+run tune --shapes 12x0x5
+check "tune --shapes bad exits 2" test "$rc" -eq 2
+check "tune --shapes bad names the shape" grep -q "12x0x5" "$tmp/err"
+printf 'garbage' > "$tmp/tune.h5"
+run demo --json
+check "corrupt tuning cache: demo still runs" test "$rc" -eq 0
+check "corrupt tuning cache: warned" grep -q "ignoring the tuning cache" "$tmp/err"
+unset BSTACK_TUNE_CACHE
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
