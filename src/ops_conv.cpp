@@ -1,10 +1,13 @@
-// unfold2d (im2col) and its adjoint fold2d (col2im): the one primitive under convolution and
-// pooling. conv2d = unfold + batched matmul; pooling = unfold + max/mean over the window.
-// (Chellapilla et al. 2006, "High performance convolutional neural networks for document
-// processing", lowering convolution to GEMM.)
+// Convolution and pooling ops over kernels/conv.h: shape checks, dtype dispatch, autograd and
+// profiling. conv2d is one primitive with its own backward (im2col + GEMM per image, or the
+// direct depthwise kernel when groups == C; see kernels/conv.cpp), not a composition of
+// unfold2d and matmul: the composite materialised the whole batch's columns, ran a batched
+// matmul and a separate bias add, and its backward a second set of matmuls plus col2im.
+// unfold2d (im2col) and its adjoint stay available as an op of their own.
 //
-// x: (N, C, H, W) contiguous-read; cols: (N, C*KH*KW, OH*OW), row c*KH*KW + i*KW + j holds
+// x: (N, C, H, W); cols: (N, C*KH*KW, OH*OW), row c*KH*KW + i*KW + j holds
 // x[n, c, oh*SH - PH + i*DH, ow*SW - PW + j*DW] (0 outside the image).
+#include "kernels/conv.h"
 #include "src/ops.h"
 #include "src/ops_internal.h"
 #include "src/profile/profiler.h"
@@ -35,39 +38,18 @@ Geometry geometry(const char* op, const Shape& x, const Conv2dArgs& a, int64_t k
   return g;
 }
 
-// fold = true: x[...] += cols[...] (col2im); false: cols[...] = x[...] (im2col).
+kernels::Conv2dShape conv_shape(const Geometry& g, int64_t OC, int64_t groups) {
+  kernels::Conv2dShape s;
+  s.N = g.N, s.C = g.C, s.H = g.H, s.W = g.W;
+  s.OC = OC, s.KH = g.KH, s.KW = g.KW;
+  s.SH = g.SH, s.SW = g.SW, s.PH = g.PH, s.PW = g.PW, s.DH = g.DH, s.DW = g.DW;
+  s.groups = groups;
+  return s;
+}
+
 template <class T>
-void im2col(const Geometry& g, T* x, T* cols, bool fold) {
-  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW;
-  kernels::parallel_for(g.N * g.C, g.KH * g.KW * L, [&](int64_t b0, int64_t b1) {
-    for (int64_t nc = b0; nc < b1; ++nc) {
-      const int64_t n = nc / g.C, c = nc % g.C;
-      T* img = x + nc * g.H * g.W;
-      for (int64_t i = 0; i < g.KH; ++i)
-        for (int64_t j = 0; j < g.KW; ++j) {
-          T* row = cols + (n * K + (c * g.KH + i) * g.KW + j) * L;
-          for (int64_t oh = 0; oh < g.OH; ++oh) {
-            const int64_t h = oh * g.SH - g.PH + i * g.DH;
-            T* r = row + oh * g.OW;
-            if (h < 0 || h >= g.H) {
-              if (!fold)
-                for (int64_t ow = 0; ow < g.OW; ++ow) r[ow] = T(0);
-              continue;
-            }
-            for (int64_t ow = 0; ow < g.OW; ++ow) {
-              const int64_t w = ow * g.SW - g.PW + j * g.DW;
-              if (w < 0 || w >= g.W) {
-                if (!fold) r[ow] = T(0);
-              } else if (fold) {
-                img[h * g.W + w] += r[ow];
-              } else {
-                r[ow] = img[h * g.W + w];
-              }
-            }
-          }
-        }
-    }
-  });
+T* ptr(const Tensor& t) {
+  return t.defined() ? static_cast<T*>(t.data_ptr()) : nullptr;
 }
 
 }  // namespace
@@ -80,20 +62,30 @@ Shape conv2d_output_hw(const Shape& x, int64_t kh, int64_t kw, const Conv2dArgs&
 Tensor unfold2d(const Tensor& x, int64_t kh, int64_t kw, const Conv2dArgs& a) {
   detail::check_defined("unfold2d", x);
   const Geometry g = geometry("unfold2d", x.shape(), a, kh, kw);
+  const kernels::Conv2dShape s = conv_shape(g, 1, 1);
   const Tensor xc = x.detach().contiguous();
   detail::OpTimer timer("unfold2d", {&x});
-  Tensor cols = empty({g.N, g.C * g.KH * g.KW, g.OH * g.OW}, x.dtype());
+  const int64_t K = g.C * g.KH * g.KW, L = g.OH * g.OW, img = g.C * g.H * g.W;
+  Tensor cols = empty({g.N, K, L}, x.dtype());
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    im2col<T>(g, static_cast<T*>(xc.data_ptr()), static_cast<T*>(cols.data_ptr()), false);
+    const T* px = ptr<T>(xc);
+    T* pc = ptr<T>(cols);
+    kernels::parallel_for(g.N, K * L, [&](int64_t n0, int64_t n1) {
+      for (int64_t n = n0; n < n1; ++n) kernels::im2col<T>(s, px + n * img, pc + n * K * L);
+    });
   });
   timer.done(cols, 0);
-  return record(cols, "unfold2d", {x}, [g](const Tensor& gcols) {
-    Tensor gx = zeros({g.N, g.C, g.H, g.W}, gcols.dtype());
+  return record(cols, "unfold2d", {x}, [s, K, L, img](const Tensor& gcols) {
+    Tensor gx = zeros({s.N, s.C, s.H, s.W}, gcols.dtype());
     const Tensor gc = gcols.contiguous();
     visit_floating(gc.dtype(), "unfold2d_backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      im2col<T>(g, static_cast<T*>(gx.data_ptr()), static_cast<T*>(gc.data_ptr()), true);
+      const T* pc = ptr<T>(gc);
+      T* px = ptr<T>(gx);
+      kernels::parallel_for(s.N, K * L, [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) kernels::col2im<T>(s, pc + n * K * L, px + n * img);
+      });
     });
     return std::vector<Tensor>{gx};
   });
@@ -105,47 +97,134 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
   BSTACK_CHECK(w.dim() == 4, "conv2d: weight must be (OC, C/groups, KH, KW), got {}",
                shape_str(w.shape()));
   BSTACK_CHECK(x.dim() == 4, "conv2d: input must be (N, C, H, W), got {}", shape_str(x.shape()));
-  const int64_t G = a.groups, N = x.size(0), C = x.size(1), OC = w.size(0);
+  detail::check_same_dtype("conv2d", x, w);
+  const int64_t G = a.groups, C = x.size(1), OC = w.size(0);
   BSTACK_CHECK(G >= 1 && C % G == 0 && OC % G == 0,
                "conv2d: groups {} must divide input channels {} and output channels {}", G, C, OC);
   BSTACK_CHECK(w.size(1) == C / G,
                "conv2d: weight {} expects {} input channels per group, input {} has {} / {} = {}",
                shape_str(w.shape()), w.size(1), shape_str(x.shape()), C, G, C / G);
-  const int64_t KH = w.size(2), KW = w.size(3);
-  const Shape hw = conv2d_output_hw(x.shape(), KH, KW, a);
-  const int64_t L = hw[0] * hw[1], K = C / G * KH * KW;
-  // cols (N, G, K, L); weights (G, OC/G, K): one batched GEMM, broadcast over N.
-  Tensor cols = unfold2d(x, KH, KW, a).view({N, G, K, L});
-  Tensor out = matmul(w.reshape({G, OC / G, K}), cols).reshape({N, OC, hw[0], hw[1]});
   if (b.defined()) {
     BSTACK_CHECK(b.dim() == 1 && b.size(0) == OC, "conv2d: bias must be ({}), got {}", OC,
                  shape_str(b.shape()));
-    out = out + b.view({1, OC, 1, 1});
+    detail::check_same_dtype("conv2d", x, b);
   }
-  return out;
+  const Geometry g = geometry("conv2d", x.shape(), a, w.size(2), w.size(3));
+  const kernels::Conv2dShape s = conv_shape(g, OC, G);
+  const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+  detail::OpTimer timer = b.defined() ? detail::OpTimer("conv2d", {&x, &w, &b})
+                                      : detail::OpTimer("conv2d", {&x, &w});
+  Tensor y = empty({g.N, OC, g.OH, g.OW}, x.dtype());
+  visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::conv2d_forward<T>(s, ptr<T>(xc), ptr<T>(wc), ptr<T>(bc), ptr<T>(y));
+  });
+  // FLOPs: a multiply-add per weight tap per output (2 * N*OC*OH*OW * C/groups*KH*KW), plus
+  // the bias add (1 per output), as the matmul + add it replaces counted them.
+  const double outputs = static_cast<double>(g.N) * OC * g.OH * g.OW;
+  const double macs = outputs * (C / G) * g.KH * g.KW;
+  timer.done(y, 2 * macs + (b.defined() ? outputs : 0));
+
+  // Saved for the backward only what it reads: x for dW, w for dx.
+  const bool need_x = x.requires_grad(), need_w = w.requires_grad();
+  const bool need_b = b.defined() && b.requires_grad();
+  std::vector<Tensor> inputs = {x, w};
+  if (b.defined()) inputs.push_back(b);
+  return record(y, "conv2d", std::move(inputs),
+                [s, xs = need_w ? xc : Tensor(), ws = need_x ? wc : Tensor(), need_x, need_w,
+                 need_b, has_b = b.defined(), outputs, macs](const Tensor& gy) {
+                  const Tensor gyc = gy.contiguous();
+                  detail::OpTimer timer("conv2d_backward", {&gyc});
+                  Tensor gx = need_x ? empty({s.N, s.C, s.H, s.W}, gy.dtype()) : Tensor();
+                  Tensor gw = need_w ? empty({s.OC, s.C / s.groups, s.KH, s.KW}, gy.dtype())
+                                     : Tensor();
+                  Tensor gb = need_b ? empty({s.OC}, gy.dtype()) : Tensor();
+                  visit_floating(gy.dtype(), "conv2d_backward", [&](auto tag) {
+                    using T = typename decltype(tag)::type;
+                    kernels::conv2d_backward<T>(s, ptr<T>(xs), ptr<T>(ws), ptr<T>(gyc),
+                                                ptr<T>(gx), ptr<T>(gw), ptr<T>(gb));
+                  });
+                  timer.done(need_x ? gx : need_w ? gw : gb.defined() ? gb : gyc,
+                             2 * macs * ((need_x ? 1 : 0) + (need_w ? 1 : 0)) +
+                                 (need_b ? outputs : 0),
+                             static_cast<double>(xs.defined() ? xs.numel() * dtype_size(xs.dtype()) : 0) +
+                                 static_cast<double>(ws.defined() ? ws.numel() * dtype_size(ws.dtype())
+                                                                  : 0));
+                  std::vector<Tensor> grads = {gx, gw};
+                  if (has_b) grads.push_back(gb);
+                  return grads;
+                });
 }
 
 namespace {
-// Pooling = a per-channel window reduction: every channel's k x k windows as the rows of
-// (N*C, k*k, L) columns, reduced over dim 1, reshaped back to (N, C, OH, OW).
-template <class Reduce>
-Tensor pool2d(const char* op, const Tensor& x, int64_t k, int64_t stride, Reduce reduce) {
+kernels::Pool2dShape pool_shape(const char* op, const Tensor& x, int64_t k, int64_t stride) {
+  detail::check_defined(op, x);
   BSTACK_CHECK(x.dim() == 4, "{}: input must be (N, C, H, W), got {}", op, shape_str(x.shape()));
-  const int64_t N = x.size(0), C = x.size(1);
+  BSTACK_CHECK(k > 0 && stride >= 0, "{}: window {} must be positive and stride {} non-negative",
+               op, k, stride);
   Conv2dArgs a;
   a.stride_h = a.stride_w = stride > 0 ? stride : k;
-  const Shape hw = conv2d_output_hw(x.shape(), k, k, a);
-  Tensor cols = unfold2d(x.reshape({N * C, 1, x.size(2), x.size(3)}), k, k, a);
-  return reduce(cols).reshape({N, C, hw[0], hw[1]});
+  geometry(op, x.shape(), a, k, k);  // checks the window fits
+  kernels::Pool2dShape s;
+  s.planes = x.size(0) * x.size(1);
+  s.H = x.size(2), s.W = x.size(3);
+  s.KH = s.KW = k;
+  s.SH = s.SW = a.stride_h;
+  return s;
 }
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
-  return pool2d("max_pool2d", x, k, stride, [](const Tensor& c) { return max(c, {1}); });
+  const kernels::Pool2dShape s = pool_shape("max_pool2d", x, k, stride);
+  const Tensor xc = x.detach().contiguous();
+  detail::OpTimer timer("max_pool2d", {&x});
+  const Shape out_shape = {x.size(0), x.size(1), s.OH(), s.OW()};
+  Tensor y = empty(out_shape, x.dtype());
+  // The winners' positions, kept only when a backward will scatter to them.
+  Tensor argmax = grad_enabled() && x.requires_grad() ? empty(out_shape, DType::i32) : Tensor();
+  visit_dtype(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::max_pool2d_forward<T>(s, ptr<T>(xc), ptr<T>(y), ptr<int32_t>(argmax));
+  });
+  timer.done(y, static_cast<double>(y.numel()) * s.KH * s.KW);  // a compare per window element
+  return record(y, "max_pool2d", {x}, [s, argmax, in_shape = x.shape()](const Tensor& gy) {
+    const Tensor gyc = gy.contiguous();
+    detail::OpTimer timer("max_pool2d_backward", {&gyc, &argmax});
+    Tensor gx = empty(in_shape, gy.dtype());
+    visit_floating(gy.dtype(), "max_pool2d_backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::max_pool2d_backward<T>(s, ptr<T>(gyc), ptr<int32_t>(argmax), ptr<T>(gx));
+    });
+    timer.done(gx, static_cast<double>(gy.numel()));  // an add per window
+    return std::vector<Tensor>{gx};
+  });
 }
 
 Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride) {
-  return pool2d("avg_pool2d", x, k, stride, [](const Tensor& c) { return mean(c, {1}); });
+  const kernels::Pool2dShape s = pool_shape("avg_pool2d", x, k, stride);
+  BSTACK_CHECK(is_floating(x.dtype()), "avg_pool2d: needs a floating-point tensor (f32 or f64), "
+               "got {}", dtype_name(x.dtype()));
+  const Tensor xc = x.detach().contiguous();
+  detail::OpTimer timer("avg_pool2d", {&x});
+  Tensor y = empty({x.size(0), x.size(1), s.OH(), s.OW()}, x.dtype());
+  visit_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::avg_pool2d_forward<T>(s, ptr<T>(xc), ptr<T>(y));
+  });
+  const double window = static_cast<double>(s.KH * s.KW);
+  timer.done(y, static_cast<double>(y.numel()) * window);  // an add per element, the scale
+  return record(y, "avg_pool2d", {x}, [s, window, in_shape = x.shape()](const Tensor& gy) {
+    const Tensor gyc = gy.contiguous();
+    detail::OpTimer timer("avg_pool2d_backward", {&gyc});
+    Tensor gx = empty(in_shape, gy.dtype());
+    visit_floating(gy.dtype(), "avg_pool2d_backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::avg_pool2d_backward<T>(s, ptr<T>(gyc), ptr<T>(gx));
+    });
+    timer.done(gx, static_cast<double>(gy.numel()) * window);
+    return std::vector<Tensor>{gx};
+  });
 }
 
 }  // namespace bstack
