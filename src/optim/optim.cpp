@@ -1,5 +1,6 @@
 #include "src/optim/optim.h"
 
+#include "kernels/optimizer.h"
 #include "src/ops.h"
 
 #include <cmath>
@@ -25,6 +26,17 @@ SGD::SGD(std::vector<Tensor> params, const SGDOptions& o) : Optimizer(std::move(
   buf_.resize(params_.size());
 }
 
+namespace {
+// The fused kernels need every operand contiguous, one floating dtype and its own storage.
+bool fusable(const Tensor& p, std::initializer_list<const Tensor*> others) {
+  if (!p.is_contiguous() || !is_floating(p.dtype())) return false;
+  for (const Tensor* t : others)
+    if (t->defined() && (!t->is_contiguous() || t->dtype() != p.dtype() || t->shape() != p.shape()))
+      return false;
+  return true;
+}
+}  // namespace
+
 void SGD::step() {
   NoGradGuard ng;
   ++t_;
@@ -32,6 +44,17 @@ void SGD::step() {
     const Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     Tensor g = p.grad();
+    if (fusable(p, {&g, &buf_[i]})) {
+      const bool first = o_.momentum != 0 && !buf_[i].defined();
+      if (first) buf_[i] = empty(p.shape(), p.dtype());
+      const kernels::SgdParams sp{lr_, o_.momentum, o_.dampening, o_.weight_decay, o_.nesterov, first};
+      visit_floating(p.dtype(), "SGD", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        kernels::sgd_step<T>(p.numel(), p.data<T>(), g.data<T>(),
+                             buf_[i].defined() ? buf_[i].data<T>() : nullptr, sp);
+      });
+      continue;
+    }
     if (o_.weight_decay != 0) g = g + p * o_.weight_decay;
     if (o_.momentum != 0) {
       buf_[i] = buf_[i].defined() ? buf_[i] * o_.momentum + g * (1 - o_.dampening) : g.clone();
@@ -57,14 +80,22 @@ void Adam::step() {
     const Tensor& p = params_[i];
     if (!p.grad().defined()) continue;
     Tensor g = p.grad();
+    if (!m_[i].defined()) {
+      m_[i] = zeros_like(p);
+      v_[i] = zeros_like(p);
+    }
+    if (fusable(p, {&g, &m_[i], &v_[i]})) {  // one pass (kernels/optimizer.h)
+      const kernels::AdamParams ap{lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, c1, c2, o_.decoupled};
+      visit_floating(p.dtype(), "Adam", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        kernels::adam_step<T>(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), ap);
+      });
+      continue;
+    }
     if (o_.decoupled) {
       if (o_.weight_decay != 0) p.copy_(p * (1 - lr_ * o_.weight_decay));
     } else if (o_.weight_decay != 0) {
       g = g + p * o_.weight_decay;
-    }
-    if (!m_[i].defined()) {
-      m_[i] = zeros_like(p);
-      v_[i] = zeros_like(p);
     }
     m_[i] = m_[i] * o_.beta1 + g * (1 - o_.beta1);
     v_[i] = v_[i] * o_.beta2 + g * g * (1 - o_.beta2);
