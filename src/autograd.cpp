@@ -99,7 +99,11 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
     grads.erase(found);
     if (!t->grad_fn) {  // a leaf: accumulate
       if (!t->grad.defined()) {
-        t->grad = g.clone();
+        // A gradient nobody else holds (a fresh result of a backward function) becomes .grad as
+        // it is; one shared with another tensor or the graph is copied.
+        const bool exclusive = g.impl_use_count() == 1 && g.impl()->storage.use_count() == 1 &&
+                               !g.impl()->grad_fn && g.is_contiguous();
+        t->grad = exclusive ? std::move(g) : g.clone();
       } else {
         t->grad = t->grad + g;
       }
