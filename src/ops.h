@@ -71,6 +71,12 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 Tensor softmax(const Tensor& x, int64_t axis);
 Tensor log_softmax(const Tensor& x, int64_t axis);
 
+// ---- layer norm (ops_reduce.cpp; fused kernels in kernels/rowops.h) ---------------------------
+// Over the last dim: (x - mean) / sqrt(var + eps) * weight + bias, var biased (as torch's
+// layer_norm); weight and bias (C) or undefined. Saves the per-row mean and 1/std; gradients
+// for x, weight and bias from one fused backward. No double backward.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+
 // ---- joining and indexing --------------------------------------------------------------------
 Tensor cat(const std::vector<Tensor>& xs, int64_t dim);
 Tensor stack(const std::vector<Tensor>& xs, int64_t dim);

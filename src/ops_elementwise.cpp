@@ -1,10 +1,17 @@
 // Elementwise ops: binary with broadcasting, comparisons, where, unary math; each forward
 // beside its gradient. Gradients of broadcast operands are summed back with sum_to.
+//
+// f32/f64 operands that fit a (rows, cols) grid (same shape, a scalar, a bias row, a column,
+// sliced rows) take the vectorised kernels of kernels/eltwise.h, as do contiguous unary ops
+// and their gradients (one fused pass for g * f'(x)); everything else takes the strided loop.
+#include "kernels/eltwise.h"
+#include "kernels/rowops.h"
 #include "src/ops.h"
 #include "src/ops_internal.h"
 #include "src/profile/profiler.h"
 
 #include <cmath>
+#include <optional>
 
 
 namespace bstack {
@@ -19,11 +26,48 @@ namespace {
 
 enum class Types { all, floating };
 
+// ---- the kernels' grid ----------------------------------------------------------------------
+// A binary op over `shape` read as the (rows, cols) grid kernels::binary takes: size-1 dims
+// dropped and neighbours merged where out, a and b are all contiguous across them (as
+// for_each_run does). It fits when at most two dims remain and each operand's inner stride is
+// 0 (broadcast) or 1; row strides may be anything. out is contiguous, so its strides are
+// (cols, 1).
+struct Grid {
+  int64_t rows = 1, cols = 1, a_rs = 0, a_cs = 0, b_rs = 0, b_cs = 0;
+};
+
+bool as_grid(const Shape& shape, const Shape& so, const Shape& sa, const Shape& sb, Grid& g) {
+  const std::array<const Shape*, 3> in = {&so, &sa, &sb};
+  Shape sz;
+  std::array<Shape, 3> st;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    bool merge = !sz.empty();
+    for (size_t k = 0; k < 3 && merge; ++k) merge = st[k].back() == (*in[k])[d] * shape[d];
+    if (merge) {
+      sz.back() *= shape[d];
+      for (size_t k = 0; k < 3; ++k) st[k].back() = (*in[k])[d];
+    } else {
+      if (sz.size() == 2) return false;
+      sz.push_back(shape[d]);
+      for (size_t k = 0; k < 3; ++k) st[k].push_back((*in[k])[d]);
+    }
+  }
+  while (sz.size() < 2) {  // (n) -> (1, n); one element -> (1, 1)
+    sz.insert(sz.begin(), 1);
+    for (size_t k = 0; k < 3; ++k) st[k].insert(st[k].begin(), 0);
+  }
+  g = Grid{sz[0], sz[1], st[1][0], st[1][1], st[2][0], st[2][1]};
+  if (g.cols == 1) g.a_cs = g.b_cs = 0;  // a single column: the inner stride is never used
+  return (g.a_cs == 0 || g.a_cs == 1) && (g.b_cs == 0 || g.b_cs == 1);
+}
+
 // out[i] = f(a[i], b[i]) over the broadcast shape; out has a's dtype, or i8 when kMask
 // (comparisons). No autograd: the public ops record their own gradients.
+// `fast`: the kernels::binary op that computes the same thing, tried first for f32/f64.
 template <bool kMask = false, class F>
 Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types, F f,
-                  int64_t cost = 1) {
+                  int64_t cost = 1, std::optional<kernels::BinaryOp> fast = std::nullopt) {
   check_defined(op, a);
   check_defined(op, b);
   check_same_dtype(op, a, b);
@@ -31,6 +75,17 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
   const Shape shape = broadcast_shapes(op, a.shape(), b.shape());
   Tensor out = empty(shape, kMask ? DType::i8 : a.dtype());
   const Shape so = out.strides(), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
+  Grid g;
+  if (fast && !kMask && is_floating(a.dtype()) && out.numel() > 0 && as_grid(shape, so, sa, sb, g)) {
+    visit_floating(a.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::binary<T>(*fast, g.rows, g.cols, static_cast<const T*>(a.data_ptr()), g.a_rs, g.a_cs,
+                         static_cast<const T*>(b.data_ptr()), g.b_rs, g.b_cs,
+                         static_cast<T*>(out.data_ptr()));
+    });
+    timer.done(out, static_cast<double>(out.numel()));
+    return out;
+  }
   auto body = [&](auto tag) {
     using T = typename decltype(tag)::type;
     using O = std::conditional_t<kMask, int8_t, T>;
@@ -57,12 +112,23 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
   return out;
 }
 
-// out[i] = f(x[i]); same dtype as x.
+// out[i] = f(x[i]); same dtype as x. `fast`: the kernels::unary op computing the same thing,
+// used for contiguous f32/f64 x.
 template <class F>
-Tensor unary_map(const char* op, const Tensor& x, Types types, F f, int64_t cost = 1) {
+Tensor unary_map(const char* op, const Tensor& x, Types types, F f, int64_t cost = 1,
+                 std::optional<kernels::UnaryOp> fast = std::nullopt) {
   check_defined(op, x);
   detail::OpTimer timer(op, {&x});
   Tensor out = empty(x.shape(), x.dtype());
+  if (fast && is_floating(x.dtype()) && x.is_contiguous()) {
+    visit_floating(x.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::unary<T>(*fast, x.numel(), static_cast<const T*>(x.data_ptr()),
+                        static_cast<T*>(out.data_ptr()));
+    });
+    timer.done(out, static_cast<double>(out.numel()));
+    return out;
+  }
   const Shape so = out.strides(), sx = x.strides();
   auto body = [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -88,12 +154,40 @@ Tensor unary_map(const char* op, const Tensor& x, Types types, F f, int64_t cost
 
 Tensor scalar_like(double v, const Tensor& t) { return scalar_tensor(v, t.dtype()); }
 
+// True when g, x and y can go to a fused gradient kernel: one floating dtype, one shape, all
+// contiguous (x or y may be undefined when the gradient does not read it).
+bool fusable_grad(const Tensor& g, const Tensor& x, const Tensor& y) {
+  if (!is_floating(g.dtype()) || !g.is_contiguous()) return false;
+  for (const Tensor* t : {&x, &y})
+    if (t->defined() && (t->dtype() != g.dtype() || t->shape() != g.shape() || !t->is_contiguous()))
+      return false;
+  return true;
+}
+
+// g * f'(x) in one pass (kernels::unary_backward) when fusable; undefined otherwise (the caller
+// then takes the two-pass strided path). FLOPs: 2 per element (f' and the product).
+Tensor unary_grad_fused(const char* op, std::optional<kernels::UnaryOp> kop, const Tensor& x,
+                        const Tensor& y, const Tensor& g) {
+  if (!kop || !fusable_grad(g, x, y)) return Tensor();
+  detail::OpTimer timer(op, {&x, &g});
+  Tensor dx = empty(g.shape(), g.dtype());
+  visit_floating(g.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::unary_backward<T>(*kop, g.numel(), static_cast<const T*>(x.data_ptr()),
+                               static_cast<const T*>(y.data_ptr()),
+                               static_cast<const T*>(g.data_ptr()), static_cast<T*>(dx.data_ptr()));
+  });
+  timer.done(dx, 2.0 * static_cast<double>(dx.numel()));
+  return dx;
+}
+
 }  // namespace
 
 // ---- binary ---------------------------------------------------------------------------------
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("add", a, b, Types::all, [](auto x, auto y) { return x + y; });
+  Tensor out = binary_map("add", a, b, Types::all, [](auto x, auto y) { return x + y; }, 1,
+                          kernels::BinaryOp::add);
   const Shape sa = a.shape(), sb = b.shape();
   return record(out, "add", {a, b}, [sa, sb](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(g, sb)};
@@ -101,7 +195,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("sub", a, b, Types::all, [](auto x, auto y) { return x - y; });
+  Tensor out = binary_map("sub", a, b, Types::all, [](auto x, auto y) { return x - y; }, 1,
+                          kernels::BinaryOp::sub);
   const Shape sa = a.shape(), sb = b.shape();
   return record(out, "sub", {a, b}, [sa, sb](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g, sa), sum_to(neg(g), sb)};
@@ -109,7 +204,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("mul", a, b, Types::all, [](auto x, auto y) { return x * y; });
+  Tensor out = binary_map("mul", a, b, Types::all, [](auto x, auto y) { return x * y; }, 1,
+                          kernels::BinaryOp::mul);
   const Tensor da = a.detach(), db = b.detach();
   return record(out, "mul", {a, b}, [da, db](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g * db, da.shape()), sum_to(g * da, db.shape())};
@@ -117,7 +213,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("div", a, b, Types::floating, [](auto x, auto y) { return x / y; });
+  Tensor out = binary_map("div", a, b, Types::floating, [](auto x, auto y) { return x / y; }, 1,
+                          kernels::BinaryOp::div);
   const Tensor da = a.detach(), db = b.detach();
   return record(out, "div", {a, b}, [da, db](const Tensor& g) {
     return std::vector<Tensor>{sum_to(g / db, da.shape()),
@@ -217,16 +314,19 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
 // ---- unary ----------------------------------------------------------------------------------
 
 Tensor neg(const Tensor& x) {
-  Tensor out = unary_map("neg", x, Types::all, [](auto v) { return -v; });
+  Tensor out = unary_map("neg", x, Types::all, [](auto v) { return -v; }, 1, kernels::UnaryOp::neg);
   return record(out, "neg", {x}, [](const Tensor& g) { return std::vector<Tensor>{neg(g)}; });
 }
 
-// Unary ops whose gradient is g * f'(x, y) with y = f(x): `dfdx(x, y)` computes f'.
-#define BSTACK_UNARY(NAME, TYPES, FWD, DFDX)                                                    \
+// Unary ops whose gradient is g * f'(x, y) with y = f(x): `dfdx(x, y)` computes f'. KOP: the
+// kernels::UnaryOp with fused kernels for the forward and the gradient, or std::nullopt.
+#define BSTACK_UNARY(NAME, TYPES, KOP, FWD, DFDX)                                               \
   Tensor NAME(const Tensor& x) {                                                                \
-    Tensor out = unary_map(#NAME, x, TYPES, [](auto v) { return FWD; });                       \
+    Tensor out = unary_map(#NAME, x, TYPES, [](auto v) { return FWD; }, 1, KOP);               \
     const Tensor dx = x.detach(), dy = out.detach();                                           \
     return record(out, #NAME, {x}, [dx, dy](const Tensor& g) {                                 \
+      if (Tensor fused = unary_grad_fused(#NAME "_backward", KOP, dx, dy, g); fused.defined()) \
+        return std::vector<Tensor>{fused};                                                     \
       Tensor gx = binary_map(#NAME "_backward", dx, dy, Types::floating, [](auto v, auto y) {  \
         (void)v; (void)y; return DFDX; });                                                     \
       return std::vector<Tensor>{g * gx};                                                      \
@@ -235,23 +335,58 @@ Tensor neg(const Tensor& x) {
 
 constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluA = 0.044715;
+constexpr std::optional<kernels::UnaryOp> kNoKernel = std::nullopt;
 
-BSTACK_UNARY(abs, Types::all, (v < 0 ? -v : v), (v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0)))
-BSTACK_UNARY(exp, Types::floating, std::exp(v), y)
-BSTACK_UNARY(log, Types::floating, std::log(v), 1.0 / v)
-BSTACK_UNARY(sqrt, Types::floating, std::sqrt(v), 0.5 / y)
-BSTACK_UNARY(tanh, Types::floating, std::tanh(v), 1.0 - y * y)
+BSTACK_UNARY(abs, Types::all, kNoKernel, (v < 0 ? -v : v), (v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0)))
+BSTACK_UNARY(exp, Types::floating, kernels::UnaryOp::exp, std::exp(v), y)
+BSTACK_UNARY(log, Types::floating, kNoKernel, std::log(v), 1.0 / v)
+BSTACK_UNARY(sqrt, Types::floating, kNoKernel, std::sqrt(v), 0.5 / y)
+BSTACK_UNARY(tanh, Types::floating, kernels::UnaryOp::tanh, std::tanh(v), 1.0 - y * y)
 // Stable in both tails: exp never overflows.
-BSTACK_UNARY(sigmoid, Types::floating,
+BSTACK_UNARY(sigmoid, Types::floating, kernels::UnaryOp::sigmoid,
              (v >= 0 ? 1 / (1 + std::exp(-v)) : std::exp(v) / (1 + std::exp(v))), y * (1.0 - y))
-BSTACK_UNARY(relu, Types::all, (v > 0 ? v : decltype(v)(0)), (v > 0 ? 1.0 : 0.0))
-BSTACK_UNARY(gelu, Types::floating,
-             (0.5 * v * (1 + std::tanh(kGeluC * (v + kGeluA * v * v * v)))),
-             ([&] {
-               const double t = std::tanh(kGeluC * (v + kGeluA * v * v * v));
-               return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kGeluC * (1 + 3 * kGeluA * v * v);
-             }()))
+BSTACK_UNARY(relu, Types::all, kernels::UnaryOp::relu, (v > 0 ? v : decltype(v)(0)),
+             (v > 0 ? 1.0 : 0.0))
 #undef BSTACK_UNARY
+
+// GELU: the fused kernels (kernels/rowops.h: x * sigmoid(2u), no cancellation in the tails) for
+// contiguous x and gradients; the tanh formula on the strided path.
+Tensor gelu(const Tensor& x) {
+  check_defined("gelu", x);
+  auto fwd = [](auto v) { return 0.5 * v * (1 + std::tanh(kGeluC * (v + kGeluA * v * v * v))); };
+  Tensor out;
+  if (is_floating(x.dtype()) && x.is_contiguous()) {
+    detail::OpTimer timer("gelu", {&x});
+    out = empty(x.shape(), x.dtype());
+    visit_floating(x.dtype(), "gelu", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      kernels::gelu_forward<T>(x.numel(), static_cast<const T*>(x.data_ptr()),
+                               static_cast<T*>(out.data_ptr()));
+    });
+    timer.done(out, static_cast<double>(out.numel()));
+  } else {
+    out = unary_map("gelu", x, Types::floating, fwd);
+  }
+  const Tensor dx = x.detach();
+  return record(out, "gelu", {x}, [dx](const Tensor& g) {
+    if (fusable_grad(g, dx, Tensor())) {
+      detail::OpTimer timer("gelu_backward", {&dx, &g});
+      Tensor gx = empty(g.shape(), g.dtype());
+      visit_floating(g.dtype(), "gelu_backward", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        kernels::gelu_backward<T>(g.numel(), static_cast<const T*>(dx.data_ptr()),
+                                  static_cast<const T*>(g.data_ptr()), static_cast<T*>(gx.data_ptr()));
+      });
+      timer.done(gx, 2.0 * static_cast<double>(gx.numel()));
+      return std::vector<Tensor>{gx};
+    }
+    Tensor d = binary_map("gelu_backward", dx, dx, Types::floating, [](auto v, auto) {
+      const double t = std::tanh(kGeluC * (v + kGeluA * v * v * v));
+      return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kGeluC * (1 + 3 * kGeluA * v * v);
+    });
+    return std::vector<Tensor>{g * d};
+  });
+}
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
   BSTACK_CHECK(lo <= hi, "clamp: lower bound {} is above upper bound {}", lo, hi);

@@ -108,9 +108,7 @@ LayerNorm::LayerNorm(int64_t dim, double eps) : Module("LayerNorm"), dim_(dim), 
 Tensor LayerNorm::forward(const Tensor& x) {
   BSTACK_CHECK(x.dim() >= 1 && x.size(-1) == dim_, "LayerNorm({}): input {} has last dim {}", dim_,
                shape_str(x.shape()), x.dim() ? x.size(-1) : 0);
-  Tensor m = mean(x, {-1}, true);
-  Tensor v = var(x, {-1}, true, 0);
-  return (x - m) / sqrt(v + eps_) * weight + bias;
+  return layer_norm(x, weight, bias, eps_);
 }
 
 std::string LayerNorm::repr() const { return fmt::format("LayerNorm(dim={}, eps={})", dim_, eps_); }
