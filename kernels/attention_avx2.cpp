@@ -42,23 +42,30 @@ template <int R, int NV>
 void tile(int64_t k, float alpha, const float* a, int64_t rsa, int64_t csa, const float* b,
           int64_t ldb, bool accumulate, float* c, int64_t ldc, __m256i last) {
   __m256 acc[R][NV];
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
     const float* bp = b + p * ldb;
     __m256 bv[NV];
+#pragma GCC unroll 8
     for (int v = 0; v < NV - 1; ++v) bv[v] = _mm256_loadu_ps(bp + 8 * v);
     bv[NV - 1] = _mm256_maskload_ps(bp + 8 * (NV - 1), last);
     const float* ap = a + p * csa;
+#pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 ai = _mm256_broadcast_ss(ap + i * rsa);
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
     }
   }
   const __m256 va = _mm256_set1_ps(alpha);
   const __m256i all = _mm256_set1_epi32(-1);
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
     float* ci = c + i * ldc;
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const __m256i mk = v == NV - 1 ? last : all;
       __m256 x = _mm256_mul_ps(acc[i][v], va);

@@ -50,22 +50,29 @@ template <int R, int NV>
 void tile(int64_t k, float alpha, const float* a, int64_t rsa, int64_t csa, const float* b,
           int64_t ldb, bool accumulate, float* c, int64_t ldc, __mmask16 last) {
   __m512 acc[R][NV];
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i)
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_setzero_ps();
   for (int64_t p = 0; p < k; ++p) {
     const float* bp = b + p * ldb;
     __m512 bv[NV];
+#pragma GCC unroll 8
     for (int v = 0; v < NV - 1; ++v) bv[v] = _mm512_loadu_ps(bp + 16 * v);
     bv[NV - 1] = _mm512_maskz_loadu_ps(last, bp + 16 * (NV - 1));
     const float* ap = a + p * csa;
+#pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m512 ai = _mm512_set1_ps(ap[i * rsa]);
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
     }
   }
   const __m512 va = _mm512_set1_ps(alpha);
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
     float* ci = c + i * ldc;
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v) {
       const __mmask16 mk = v == NV - 1 ? last : static_cast<__mmask16>(0xFFFF);
       __m512 x = _mm512_mul_ps(acc[i][v], va);

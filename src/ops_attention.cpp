@@ -3,9 +3,10 @@
 // log-sum-exp (B*H*Tq values), never the (Tq, Tk) probabilities: memory stays linear in T.
 //
 // Layout: operands are read through their strides (a head slice of a fused qkv projection is
-// not copied) as long as D is unit-stride; others are made contiguous first. The output and
-// the input gradients are allocated (B, T, H, D) in memory and returned as (B, H, T, D) views,
-// so the usual y.transpose(1, 2).reshape({B, T, H*D}) that merges heads is a view, not a copy.
+// not copied) as long as D is unit-stride; others are made contiguous first. The output is
+// allocated (B, T, H, D) in memory and returned as a (B, H, T, D) view, so the usual
+// y.transpose(1, 2).reshape({B, T, H*D}) that merges heads is a view, not a copy; so are the
+// gradients of non-contiguous inputs (head slices), while contiguous inputs get contiguous ones.
 #include "kernels/attention.h"
 #include "src/ops.h"
 #include "src/ops_internal.h"
@@ -20,6 +21,14 @@ namespace {
 // (B, H, T, D) memory laid out as (B, T, H, D).
 Tensor empty_bthd(int64_t B, int64_t H, int64_t T, int64_t D, DType dt) {
   return empty({B, T, H, D}, dt).transpose(1, 2);
+}
+
+// The gradient of input x: contiguous when x is (a leaf's clone then stays a plain copy),
+// else (B, T, H, D) in memory, which is what the head-split views of a qkv projection undo
+// without a copy (transpose, then reshape to (B, T, H*D)).
+Tensor empty_grad_like(const Tensor& x) {
+  if (x.is_contiguous()) return empty(x.shape(), x.dtype());
+  return empty_bthd(x.size(0), x.size(1), x.size(2), x.size(3), x.dtype());
 }
 
 // x itself when its last dim is unit-stride (or has one element), else a contiguous copy.
@@ -92,9 +101,7 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
                   const Tensor g = unit_last(g_in);
                   detail::OpTimer t("scaled_dot_product_attention_backward", {&q, &k, &v, &o, &g});
                   const int64_t B = dims.B, H = dims.H, D = dims.D;
-                  Tensor dq = empty_bthd(B, H, dims.Tq, D, q.dtype());
-                  Tensor dk = empty_bthd(B, H, dims.Tk, D, q.dtype());
-                  Tensor dv = empty_bthd(B, H, dims.Tk, D, q.dtype());
+                  Tensor dq = empty_grad_like(q), dk = empty_grad_like(k), dv = empty_grad_like(v);
                   visit_floating(q.dtype(), "scaled_dot_product_attention", [&](auto tag) {
                     using T = typename decltype(tag)::type;
                     kernels::attention_backward<T>(dims, cview<T>(q), cview<T>(k), cview<T>(v),

@@ -366,7 +366,11 @@ TEST(Attention, WorkspaceIsFlatInSequenceLength) {
   EXPECT_GT(f64, 0);
   EXPECT_EQ(f64, f512);
   const AttentionConfig c = attention_resolve(64, 4, {});
-  EXPECT_EQ(f64, 4 * (64 * c.bc + c.br * c.bc + c.br * 64 + 2 * c.br));
+  // K^T and S with ld = Bc in whole cache lines (16 floats) plus one, the Br x D accumulator,
+  // m and l, each rounded to cache lines, and one line of alignment slack.
+  auto lines = [](int64_t n) { return (n + 15) / 16 * 16; };
+  const int64_t ld = lines(c.bc) + 16;
+  EXPECT_EQ(f64, 4 * ((64 + c.br) * ld + lines(c.br * 64) + 2 * lines(c.br) + 16));
   const int64_t b64 = bytes(64, true), b512 = bytes(512, true);
   EXPECT_EQ(b512 - b64, 2 * (512 - 64) * 4);  // D_i: H * T floats
   EXPECT_LT(b512, 512 * 512 * 4);             // far below one head's T x T scores
