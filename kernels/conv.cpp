@@ -394,15 +394,50 @@ std::vector<Span> width_spans(const Conv2dShape& s) {
 
 }  // namespace
 
+namespace {
+
+// The float plane kernels of the active ISA path (conv.h), or nullptr for the portable loops.
+struct DepthwiseSimd {
+  void (*forward)(const Conv2dShape&, const float*, const float*, float, float*);
+  void (*backward_input)(const Conv2dShape&, int64_t, const float*, const float*, float*);
+  void (*backward_weight)(const Conv2dShape&, const float*, const float*, float*);
+};
+const DepthwiseSimd kDepthwiseAvx2 = {avx2::depthwise_forward_plane,
+                                      avx2::depthwise_backward_input_plane,
+                                      avx2::depthwise_backward_weight_plane};
+const DepthwiseSimd kDepthwiseAvx512 = {avx512::depthwise_forward_plane,
+                                        avx512::depthwise_backward_input_plane,
+                                        avx512::depthwise_backward_weight_plane};
+
+template <class T>
+const DepthwiseSimd* depthwise_simd(const Conv2dShape& s) {
+  if (!std::is_same_v<T, float> || s.SW != 1 || s.KW > kDepthwiseMaxKW) return nullptr;
+  switch (isa()) {
+    case Isa::avx512: return &kDepthwiseAvx512;
+    case Isa::avx2: return &kDepthwiseAvx2;
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
 template <class T>
 void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y) {
   const int64_t m = s.OC / s.C, KK = s.KH * s.KW, L = s.OH() * s.OW(), plane = s.H * s.W;
   const std::vector<Span> ws = width_spans(s);
+  const DepthwiseSimd* simd = depthwise_simd<T>(s);
   parallel_for(s.N * s.OC, L * KK, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t n = p / s.OC, o = p % s.OC, c = o / m;
-      depthwise_plane_forward(s, ws.data(), x + (n * s.C + c) * plane, w + o * KK,
-                              bias ? bias[o] : T(0), y + p * L);
+      const T* xp = x + (n * s.C + c) * plane;
+      const T b = bias ? bias[o] : T(0);
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          simd->forward(s, xp, w + o * KK, b, y + p * L);
+          continue;
+        }
+      }
+      depthwise_plane_forward(s, ws.data(), xp, w + o * KK, b, y + p * L);
     }
   });
 }
@@ -412,15 +447,23 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, con
                                T* dw, T* dbias) {
   const int64_t m = s.OC / s.C, KK = s.KH * s.KW, L = s.OH() * s.OW(), plane = s.H * s.W;
   const std::vector<Span> ws = width_spans(s);
+  const DepthwiseSimd* simd = depthwise_simd<T>(s);
   if (dbias) bias_backward(s.N, s.OC, L, dy, dbias);
   if (dx)
     parallel_for(s.N * s.C, m * L * KK, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
         const int64_t n = p / s.C, c = p % s.C;
         T* dxp = dx + p * plane;
+        const T* dyp = dy + (n * s.OC + c * m) * L;  // the m planes of channel c
+        if constexpr (std::is_same_v<T, float>) {
+          if (simd) {
+            simd->backward_input(s, m, dyp, w + c * m * KK, dxp);
+            continue;
+          }
+        }
         std::fill(dxp, dxp + plane, T(0));
-        for (int64_t o = c * m; o < (c + 1) * m; ++o)
-          depthwise_plane_backward_input(s, ws.data(), dy + (n * s.OC + o) * L, w + o * KK, dxp);
+        for (int64_t q = 0; q < m; ++q)
+          depthwise_plane_backward_input(s, ws.data(), dyp + q * L, w + (c * m + q) * KK, dxp);
       }
     });
   if (dw)
@@ -428,9 +471,17 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, con
       for (int64_t o = o0; o < o1; ++o) {
         T* dwk = dw + o * KK;
         std::fill(dwk, dwk + KK, T(0));
-        for (int64_t n = 0; n < s.N; ++n)
-          depthwise_plane_backward_weight(s, ws.data(), x + (n * s.C + o / m) * plane,
-                                          dy + (n * s.OC + o) * L, dwk);
+        for (int64_t n = 0; n < s.N; ++n) {
+          const T* xp = x + (n * s.C + o / m) * plane;
+          const T* dyp = dy + (n * s.OC + o) * L;
+          if constexpr (std::is_same_v<T, float>) {
+            if (simd) {
+              simd->backward_weight(s, xp, dyp, dwk);
+              continue;
+            }
+          }
+          depthwise_plane_backward_weight(s, ws.data(), xp, dyp, dwk);
+        }
       }
     });
 }
@@ -501,9 +552,21 @@ bool is_nan(T v) {
 template <class T>
 void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax) {
   const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, plane = s.H * s.W;
+  void (*simd)(const Pool2dShape&, const float*, float*, int32_t*) = nullptr;
+  if (std::is_same_v<T, float> && (s.SW == 1 || s.SW == 2) && s.KW <= kDepthwiseMaxKW) {
+    if (isa() == Isa::avx512) simd = avx512::max_pool_plane;
+    if (isa() == Isa::avx2) simd = avx2::max_pool_plane;
+  }
   parallel_for(s.planes, L * s.KH * s.KW, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * plane;
+      int32_t* ap = argmax ? argmax + p * L : nullptr;
+      if constexpr (std::is_same_v<T, float>) {
+        if (simd) {
+          simd(s, xp, y + p * L, ap);
+          continue;
+        }
+      }
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           int64_t best = oh * s.SH * s.W + ow * s.SW;
@@ -513,13 +576,13 @@ void max_pool2d_forward(const Pool2dShape& s, const T* x, T* y, int32_t* argmax)
               const int64_t idx = (oh * s.SH + i) * s.W + ow * s.SW + j;
               const T u = xp[idx];
               // Strictly greater keeps the first maximum; a NaN wins and stays (as torch).
-              if (u > v || (is_nan(u) && !is_nan(v))) {
-                v = u;
-                best = idx;
-              }
+              // Selects, not a branch: on real data the winner is unpredictable.
+              const bool take = u > v || (is_nan(u) && !is_nan(v));
+              v = take ? u : v;
+              best = take ? idx : best;
             }
           y[p * L + oh * OW + ow] = v;
-          if (argmax) argmax[p * L + oh * OW + ow] = static_cast<int32_t>(best);
+          if (ap) ap[oh * OW + ow] = static_cast<int32_t>(best);
         }
     }
   });

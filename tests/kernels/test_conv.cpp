@@ -98,6 +98,9 @@ std::vector<Case> cases() {
       {shape(1, 3, 10, 7, 6, 5, 5, 2, 2, 1, 3), true},      // depthwise, multiplier 2, stride
       {shape(3, 3, 9, 8, 3, 3, 3, 1, 2, 2, 3), false},      // depthwise, dilation
       {shape(3, 1, 12, 12, 4, 3, 3, 1, 1), true},           // C = 1: depthwise, multiplier 4
+      {shape(2, 2, 6, 37, 4, 3, 3, 1, 1, 1, 2), true},      // depthwise, rows of several vectors
+      {shape(3, 3, 5, 6, 3, 2, 3, 1, 3, 1, 3), true},       // depthwise, padding wider than kernel
+      {shape(1, 2, 4, 40, 2, 1, 7, 1, 3, 1, 2), false},     // depthwise, 1x7
       {shape(1, 3, 65, 63, 5, 3, 3, 1, 1), true},           // longer rows
   };
   Conv2dShape asym = shape(3, 3, 8, 9, 4, 2, 3);  // per-axis stride, padding, dilation
@@ -302,7 +305,9 @@ Pool2dShape pool(int64_t planes, int64_t H, int64_t W, int64_t KH, int64_t KW, i
 }
 const std::vector<Pool2dShape> kPools = {pool(6, 28, 28, 2, 2, 2, 2), pool(3, 7, 9, 3, 3, 2, 2),
                                          pool(2, 5, 5, 3, 3, 1, 1), pool(1, 1, 9, 1, 4, 1, 3),
-                                         pool(5, 9, 7, 2, 3, 3, 1), pool(1, 4, 4, 4, 4, 1, 1)};
+                                         pool(5, 9, 7, 2, 3, 3, 1), pool(1, 4, 4, 4, 4, 1, 1),
+                                         pool(3, 5, 67, 2, 2, 2, 2), pool(2, 3, 41, 3, 5, 1, 1),
+                                         pool(2, 4, 40, 2, 3, 1, 2)};
 }  // namespace
 
 template <class T>

@@ -1,0 +1,216 @@
+// AVX-512 float depthwise plane kernels (contracts at the end of kernels/conv.h), stride 1 along
+// the width. 16 output columns per vector; the taps that read padding are masked-off lanes of
+// one masked load (which never faults on those lanes), so borders need no scalar loops and no
+// padded copy of the input. The masks depend only on the column block and the tap column j, so
+// they are computed once per block, outside the row loops. Accumulators stay in registers across
+// all KH*KW taps of an output vector: one store per 16 outputs, where the portable loop
+// read-modify-writes the output row once per tap.
+// Compiled with -mavx512f/bw/vl/dq -mfma; every helper has internal linkage (see the note in
+// kernels/CMakeLists.txt) and nothing here instantiates a std template.
+#include "kernels/conv.h"
+
+// GCC 12 warns that the undefined source of some AVX-512 intrinsics is uninitialised (GCC bug
+// 105593, fixed in GCC 13); the value is never used.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+namespace bstack::kernels::avx512 {
+namespace {
+
+constexpr int64_t V = 16;
+
+int64_t clamp_lane(int64_t v) { return v < 0 ? 0 : v > V ? V : v; }
+
+// Lanes l of the block starting at `start` with lo <= start + l < hi.
+__mmask16 range_mask(int64_t start, int64_t lo, int64_t hi) {
+  const int64_t a = clamp_lane(lo - start), b = clamp_lane(hi - start);
+  if (b <= a) return 0;
+  return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
+}
+
+// R output rows [oh0, oh0 + R) of one 16-column block: R independent accumulators, so the
+// KH*KW fused multiply-adds of each are not one dependent chain (latency 4 cycles each).
+template <int R>
+void forward_rows(const Conv2dShape& s, int64_t oh0, int64_t ow0, const __mmask16* mj,
+                  __mmask16 out, const float* x, const float* w, float b, float* y) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_set1_ps(b);
+  for (int64_t i = 0; i < s.KH; ++i) {
+    const float* xr[R];
+    bool ok[R];
+    for (int r = 0; r < R; ++r) {
+      const int64_t h = (oh0 + r) * s.SH - s.PH + i * s.DH;
+      ok[r] = h >= 0 && h < s.H;
+      xr[r] = ok[r] ? x + h * s.W + ow0 - s.PW : x;
+    }
+    const float* wr = w + i * s.KW;
+    for (int64_t j = 0; j < s.KW; ++j) {
+      if (!mj[j]) continue;
+      const __m512 wv = _mm512_set1_ps(wr[j]);
+      const int64_t dj = j * s.DW;
+      for (int r = 0; r < R; ++r)
+        if (ok[r]) acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mj[j], xr[r] + dj), acc[r]);
+    }
+  }
+  const int64_t OW = s.OW();
+  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (oh0 + r) * OW + ow0, out, acc[r]);
+}
+
+// dx rows [h0, h0 + R) of one block, gathered from the m dy planes.
+template <int R>
+void backward_input_rows(const Conv2dShape& s, int64_t m, int64_t h0, int64_t c0,
+                         const __mmask16* mj, __mmask16 out, const float* dy, const float* w,
+                         float* dx) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, KK = s.KH * s.KW;
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < s.KH; ++i) {
+    int64_t row[R];  // dy row offset, or -1 when no output row maps onto dx row h0 + r
+    for (int r = 0; r < R; ++r) {
+      const int64_t t = h0 + r + s.PH - i * s.DH;
+      row[r] = t < 0 || t % s.SH != 0 || t / s.SH >= OH ? -1 : t / s.SH * OW + c0 + s.PW;
+    }
+    for (int64_t q = 0; q < m; ++q) {
+      const float* dyq = dy + q * L;
+      const float* wr = w + q * KK + i * s.KW;
+      for (int64_t j = 0; j < s.KW; ++j) {
+        if (!mj[j]) continue;
+        const __m512 wv = _mm512_set1_ps(wr[j]);
+        const int64_t dj = j * s.DW;
+        for (int r = 0; r < R; ++r)
+          if (row[r] >= 0)
+            acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mj[j], dyq + row[r] - dj), acc[r]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(dx + (h0 + r) * s.W + c0, out, acc[r]);
+}
+
+constexpr int kRows = 4;
+
+}  // namespace
+
+void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* w, float b,
+                             float* y) {
+  const int64_t OH = s.OH(), OW = s.OW();
+  __mmask16 mj[kDepthwiseMaxKW];
+  for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
+    const __mmask16 out = range_mask(ow0, 0, OW);
+    for (int64_t j = 0; j < s.KW; ++j) {  // x column ow + j*DW - PW must lie in [0, W)
+      const int64_t off = j * s.DW - s.PW;
+      mj[j] = range_mask(ow0, -off, s.W - off) & out;
+    }
+    int64_t oh = 0;
+    for (; oh + kRows <= OH; oh += kRows) forward_rows<kRows>(s, oh, ow0, mj, out, x, w, b, y);
+    for (; oh < OH; ++oh) forward_rows<1>(s, oh, ow0, mj, out, x, w, b, y);
+  }
+}
+
+// dx[h, c] = sum over q, i, j of w_q[i, j] * dy_q[oh, ow] where oh*SH = h + PH - i*DH and
+// ow = c + PW - j*DW: the gather form of the transposed stencil, so each dx vector is written once.
+void depthwise_backward_input_plane(const Conv2dShape& s, int64_t m, const float* dy,
+                                    const float* w, float* dx) {
+  const int64_t OW = s.OW();
+  __mmask16 mj[kDepthwiseMaxKW];
+  for (int64_t c0 = 0; c0 < s.W; c0 += V) {
+    const __mmask16 out = range_mask(c0, 0, s.W);
+    for (int64_t j = 0; j < s.KW; ++j) {  // dy column c + PW - j*DW must lie in [0, OW)
+      const int64_t off = s.PW - j * s.DW;
+      mj[j] = range_mask(c0, -off, OW - off) & out;
+    }
+    int64_t h = 0;
+    for (; h + kRows <= s.H; h += kRows) backward_input_rows<kRows>(s, m, h, c0, mj, out, dy, w, dx);
+    for (; h < s.H; ++h) backward_input_rows<1>(s, m, h, c0, mj, out, dy, w, dx);
+  }
+}
+
+// dw[i, j] += sum over the plane of dy * shifted x; four partial sums break the dependency chain.
+void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,
+                                     float* dw) {
+  const int64_t OH = s.OH(), OW = s.OW();
+  for (int64_t i = 0; i < s.KH; ++i) {
+    // The output rows whose tap i reads a row of x: 0 <= oh*SH - PH + i*DH < H.
+    const int64_t a = s.PH - i * s.DH, b = s.H + s.PH - i * s.DH;
+    const int64_t lo = a <= 0 ? 0 : (a + s.SH - 1) / s.SH;
+    const int64_t hi_raw = b <= 0 ? 0 : (b + s.SH - 1) / s.SH;
+    const int64_t hi = hi_raw < OH ? hi_raw : OH;
+    for (int64_t j = 0; j < s.KW; ++j) {
+      const int64_t off = j * s.DW - s.PW;
+      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
+        const __mmask16 mk = range_mask(ow0, -off, s.W - off) & range_mask(ow0, 0, OW);
+        if (!mk) continue;
+        const float* d = dy + ow0;
+        const float* xs = x + (i * s.DH - s.PH) * s.W + ow0 + off;  // row oh*SH of this
+        const int64_t dstep = OW, xstep = s.SH * s.W;
+        int64_t oh = lo;
+        for (; oh + 4 <= hi; oh += 4) {
+          a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + oh * dstep),
+                               _mm512_maskz_loadu_ps(mk, xs + oh * xstep), a0);
+          a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 1) * dstep),
+                               _mm512_maskz_loadu_ps(mk, xs + (oh + 1) * xstep), a1);
+          a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 2) * dstep),
+                               _mm512_maskz_loadu_ps(mk, xs + (oh + 2) * xstep), a2);
+          a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 3) * dstep),
+                               _mm512_maskz_loadu_ps(mk, xs + (oh + 3) * xstep), a3);
+        }
+        for (; oh < hi; ++oh)
+          a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + oh * dstep),
+                               _mm512_maskz_loadu_ps(mk, xs + oh * xstep), a0);
+      }
+      dw[i * s.KW + j] += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    }
+  }
+}
+
+// Max pooling, 16 outputs per vector. Stride 1: tap j of the window is the row loaded at column
+// ow0 + j. Stride 2: it is the even lanes of the 32 columns from 2*ow0 + j (two loads and one
+// two-source permute). Taps are visited in the portable loop's order with its rule (a strictly
+// greater value or a NaN over a non-NaN replaces the winner), so values and indices are identical.
+void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* argmax) {
+  const int64_t OH = s.OH(), OW = s.OW(), SW = s.SW;
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i even = _mm512_slli_epi32(lane, 1);
+  const __m512i lane_sw = _mm512_mullo_epi32(lane, _mm512_set1_epi32(static_cast<int32_t>(SW)));
+  __mmask16 mlo[kDepthwiseMaxKW], mhi[kDepthwiseMaxKW];  // load masks per tap column j
+  for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
+    const __mmask16 out = range_mask(ow0, 0, OW);
+    for (int64_t j = 0; j < s.KW; ++j) {
+      const int64_t c = SW * ow0 + j;  // the column of lane 0
+      mlo[j] = range_mask(c, 0, s.W);
+      mhi[j] = range_mask(c + V, 0, s.W);
+    }
+    const __m512i col0 = _mm512_add_epi32(lane_sw, _mm512_set1_epi32(static_cast<int32_t>(SW * ow0)));
+    for (int64_t oh = 0; oh < OH; ++oh) {
+      __m512 v = _mm512_setzero_ps();
+      __m512i idx = _mm512_setzero_si512();
+      for (int64_t i = 0; i < s.KH; ++i) {
+        const int64_t row = (oh * s.SH + i) * s.W;
+        const float* xr = x + row + SW * ow0;
+        const __m512i rowv = _mm512_add_epi32(col0, _mm512_set1_epi32(static_cast<int32_t>(row)));
+        for (int64_t j = 0; j < s.KW; ++j) {
+          __m512 u;
+          if (SW == 1) {
+            u = _mm512_maskz_loadu_ps(mlo[j], xr + j);
+          } else {
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo[j], xr + j);
+            const __m512 hi = _mm512_maskz_loadu_ps(mhi[j], xr + j + V);
+            u = _mm512_permutex2var_ps(lo, even, hi);
+          }
+          const __m512i cand = _mm512_add_epi32(rowv, _mm512_set1_epi32(static_cast<int32_t>(j)));
+          // take = !(u <= v) && !isnan(v): u > v, or u NaN while v is not.
+          const __mmask16 take = i == 0 && j == 0 ? __mmask16(0xFFFF)
+                                                  : _mm512_cmp_ps_mask(u, v, _CMP_NLE_UQ) &
+                                                        _mm512_cmp_ps_mask(v, v, _CMP_ORD_Q);
+          v = _mm512_mask_blend_ps(take, v, u);
+          idx = _mm512_mask_blend_epi32(take, idx, cand);
+        }
+      }
+      _mm512_mask_storeu_ps(y + oh * OW + ow0, out, v);
+      if (argmax) _mm512_mask_storeu_epi32(argmax + oh * OW + ow0, out, idx);
+    }
+  }
+}
+
+}  // namespace bstack::kernels::avx512
