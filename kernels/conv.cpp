@@ -80,6 +80,28 @@ std::unique_ptr<T[]> buffer(int64_t n) {
 // Work (FLOPs) below which the whole convolution runs on one thread.
 constexpr double kConvParallelFlops = 1 << 20;
 
+// The GEMM configuration for a row-major M x N product: `threads` (0 = the caller's count) and
+// the micro-kernel whose tiles waste the least of M x N (the padding of the last row and column
+// panels), the default on ties. Convolutions have small M (OC/groups): the default 14-row tile
+// computes 28 rows for M = 16 and 42 for M = 32 where an 8-row one computes 16 and 32; on the
+// cnn's shapes that made the forward GEMM 15% and the dW GEMM 40% faster (measured, AVX-512).
+template <class T>
+GemmConfig gemm_config(int64_t M, int64_t N, int threads) {
+  GemmConfig cfg;
+  cfg.threads = threads;
+  const Isa path = isa();
+  int64_t best_area = -1;
+  for (int v = 0; v < gemm_variant_count<T>(path); ++v) {
+    const GemmVariant g = gemm_variant<T>(path, v);
+    const int64_t area = (M + g.mr - 1) / g.mr * g.mr * ((N + g.nr - 1) / g.nr * g.nr);
+    if (best_area < 0 || area < best_area) {
+      best_area = area;
+      cfg.variant = v;
+    }
+  }
+  return cfg;
+}
+
 }  // namespace
 
 // ---- im2col / col2im ------------------------------------------------------------------------
@@ -131,6 +153,7 @@ void im2col(const Conv2dShape& s, const T* x, T* cols) {
 template <class T>
 void col2im(const Conv2dShape& s, const T* cols, T* x) {
   const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, plane = s.H * s.W;
+  const bool flat = s.SH == 1 && s.SW == 1 && OW == s.W;  // as in im2col
   for (int64_t c = 0; c < s.C; ++c) {
     T* img = x + c * plane;
     for (int64_t i = 0; i < s.KH; ++i) {
@@ -139,6 +162,13 @@ void col2im(const Conv2dShape& s, const T* cols, T* x) {
         const T* row = cols + ((c * s.KH + i) * s.KW + j) * L;
         const Span ws = valid_span(OW, s.W, s.SW, s.PW, j * s.DW);
         const int64_t hoff = i * s.DH - s.PH, woff = j * s.DW - s.PW;
+        if (flat && ws.lo == 0 && ws.hi == OW) {  // no column reads padding: one long add
+          const int64_t delta = hoff * s.W + woff;
+          const int64_t d0 = std::max(hs.lo * OW, -delta), d1 = std::min(hs.hi * OW, plane - delta);
+          T* dst = img + delta;
+          for (int64_t d = d0; d < d1; ++d) dst[d] += row[d];
+          continue;
+        }
         for (int64_t oh = hs.lo; oh < hs.hi; ++oh) {
           const T* r = row + oh * OW;
           T* dst = img + (oh * s.SH + hoff) * s.W;
@@ -153,6 +183,38 @@ void col2im(const Conv2dShape& s, const T* cols, T* x) {
   }
 }
 
+namespace {
+
+// col2im for conv2d_backward's own dcols buffer, which it may overwrite. In the flat case the
+// entries that read padding are zeroed first, so that every row is one long add (twice as fast
+// as the row-by-row loop on the cnn's 14x14 planes, where most rows touch a border).
+template <class T>
+void col2im_scratch(const Conv2dShape& s, T* cols, T* x) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, plane = s.H * s.W;
+  if (!(s.SH == 1 && s.SW == 1 && OW == s.W)) return col2im(s, cols, x);
+  for (int64_t c = 0; c < s.C; ++c) {
+    T* img = x + c * plane;
+    for (int64_t i = 0; i < s.KH; ++i) {
+      const Span hs = valid_span(OH, s.H, s.SH, s.PH, i * s.DH);
+      for (int64_t j = 0; j < s.KW; ++j) {
+        T* row = cols + ((c * s.KH + i) * s.KW + j) * L;
+        const Span ws = valid_span(OW, s.W, s.SW, s.PW, j * s.DW);
+        if (ws.lo > 0 || ws.hi < OW)
+          for (int64_t oh = hs.lo; oh < hs.hi; ++oh) {
+            std::fill(row + oh * OW, row + oh * OW + ws.lo, T(0));
+            std::fill(row + oh * OW + ws.hi, row + (oh + 1) * OW, T(0));
+          }
+        const int64_t delta = (i * s.DH - s.PH) * s.W + j * s.DW - s.PW;
+        const int64_t d0 = std::max(hs.lo * OW, -delta), d1 = std::min(hs.hi * OW, plane - delta);
+        T* dst = img + delta;
+        for (int64_t d = d0; d < d1; ++d) dst[d] += row[d];
+      }
+    }
+  }
+}
+
+}  // namespace
+
 // ---- im2col + GEMM ----------------------------------------------------------------------------
 
 template <class T>
@@ -165,7 +227,8 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
   // Y_n[g] = W[g] @ cols[g] + bias[g], asked of gemm() as its transpose Y^T = cols^T @ W^T with
   // a column-major C: gemm() turns that back into the row-major product, and the epilogue's
   // per-column bias of the transposed problem is the per-output-channel bias we want.
-  auto image = [&](int64_t n, T* cols, const GemmConfig& cfg) {
+  auto image = [&](int64_t n, T* cols, int threads) {
+    const GemmConfig cfg = gemm_config<T>(OCg, L, threads);  // the product gemm() runs
     const T* xn = x + n * in_img;
     if (!direct) im2col(s, xn, cols);
     const T* cn = direct ? xn : cols;
@@ -184,14 +247,12 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
 #pragma omp parallel num_threads(nt)
     {
       std::unique_ptr<T[]> cols = buffer<T>(cols_size);
-      GemmConfig one;
-      one.threads = 1;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), one);
+      for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), 1);
     }
   } else {
     std::unique_ptr<T[]> cols = buffer<T>(cols_size);
-    for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), GemmConfig{});
+    for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), 0);
   }
 }
 
@@ -244,7 +305,8 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   const int64_t S = dw ? dw_slots(s.N, dw_size, sizeof(T)) : std::min<int64_t>(s.N, 16);
   // Slot 0 accumulates straight into dw; slots 1.. into partials added at the end.
   std::unique_ptr<T[]> partials = dw && S > 1 ? buffer<T>((S - 1) * dw_size) : nullptr;
-  auto slot = [&](int64_t k, T* cols, T* dcols, const GemmConfig& cfg) {
+  auto slot = [&](int64_t k, T* cols, T* dcols, int threads) {
+    const GemmConfig dw_cfg = gemm_config<T>(OCg, Kg, threads), dx_cfg = gemm_config<T>(Kg, L, threads);
     T* dwk = k == 0 ? dw : partials.get() + (k - 1) * dw_size;
     const int64_t n0 = s.N * k / S, n1 = s.N * (k + 1) / S;
     for (int64_t n = n0; n < n1; ++n) {
@@ -256,17 +318,17 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
         const T beta = n == n0 ? T(0) : T(1);
         for (int64_t g = 0; g < G; ++g)
           gemm<T>(OCg, Kg, L, T(1), dyn + g * OCg * L, L, 1, cn + g * Kg * L, 1, L, beta,
-                  dwk + g * OCg * Kg, Kg, 1, Epilogue<T>{}, cfg);
+                  dwk + g * OCg * Kg, Kg, 1, Epilogue<T>{}, dw_cfg);
       }
       if (dx) {
         T* dxn = dx + n * in_img;
         T* dc = direct ? dxn : dcols;
         for (int64_t g = 0; g < G; ++g)
           gemm<T>(Kg, L, OCg, T(1), w + g * OCg * Kg, 1, Kg, dyn + g * OCg * L, L, 1, T(0),
-                  dc + g * Kg * L, L, 1, Epilogue<T>{}, cfg);
+                  dc + g * Kg * L, L, 1, Epilogue<T>{}, dx_cfg);
         if (!direct) {
           std::fill(dxn, dxn + in_img, T(0));
-          col2im(s, dcols, dxn);
+          col2im_scratch(s, dcols, dxn);
         }
       }
     }
@@ -279,15 +341,13 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
     {
       std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
       std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
-      GemmConfig one;
-      one.threads = 1;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), one);
+      for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), 1);
     }
   } else {
     std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
     std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
-    for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), GemmConfig{});
+    for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), 0);
   }
   if (dw && S > 1) {
     const T* p = partials.get();
@@ -398,14 +458,14 @@ namespace {
 
 // The float plane kernels of the active ISA path (conv.h), or nullptr for the portable loops.
 struct DepthwiseSimd {
-  void (*forward)(const Conv2dShape&, const float*, const float*, float, float*);
+  void (*forward)(const Conv2dShape&, int64_t, const float*, const float*, const float*, float*);
   void (*backward_input)(const Conv2dShape&, int64_t, const float*, const float*, float*);
   void (*backward_weight)(const Conv2dShape&, const float*, const float*, float*);
 };
-const DepthwiseSimd kDepthwiseAvx2 = {avx2::depthwise_forward_plane,
+const DepthwiseSimd kDepthwiseAvx2 = {avx2::depthwise_forward_planes,
                                       avx2::depthwise_backward_input_plane,
                                       avx2::depthwise_backward_weight_plane};
-const DepthwiseSimd kDepthwiseAvx512 = {avx512::depthwise_forward_plane,
+const DepthwiseSimd kDepthwiseAvx512 = {avx512::depthwise_forward_planes,
                                         avx512::depthwise_backward_input_plane,
                                         avx512::depthwise_backward_weight_plane};
 
@@ -426,18 +486,21 @@ void depthwise_conv2d_forward(const Conv2dShape& s, const T* x, const T* w, cons
   const int64_t m = s.OC / s.C, KK = s.KH * s.KW, L = s.OH() * s.OW(), plane = s.H * s.W;
   const std::vector<Span> ws = width_spans(s);
   const DepthwiseSimd* simd = depthwise_simd<T>(s);
-  parallel_for(s.N * s.OC, L * KK, [&](int64_t p0, int64_t p1) {
+  // One unit of work = the m output planes of one input plane (they share its loads).
+  parallel_for(s.N * s.C, m * L * KK, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
-      const int64_t n = p / s.OC, o = p % s.OC, c = o / m;
-      const T* xp = x + (n * s.C + c) * plane;
-      const T b = bias ? bias[o] : T(0);
+      const int64_t o0 = p % s.C * m;  // first output channel of input channel p % C
+      const T* xp = x + p * plane;
+      T* yp = y + p * m * L;
       if constexpr (std::is_same_v<T, float>) {
         if (simd) {
-          simd->forward(s, xp, w + o * KK, b, y + p * L);
+          simd->forward(s, m, xp, w + o0 * KK, bias ? bias + o0 : nullptr, yp);
           continue;
         }
       }
-      depthwise_plane_forward(s, ws.data(), xp, w + o * KK, b, y + p * L);
+      for (int64_t q = 0; q < m; ++q)
+        depthwise_plane_forward(s, ws.data(), xp, w + (o0 + q) * KK, bias ? bias[o0 + q] : T(0),
+                                yp + q * L);
     }
   });
 }

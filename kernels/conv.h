@@ -97,7 +97,8 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
 
 // ---- private: the float depthwise plane kernels of the ISA files (conv_avx2/avx512.cpp) -------
 // For s.SW == 1 and s.KW <= kDepthwiseMaxKW (conv.cpp falls back to portable loops otherwise).
-//   forward:        y (OH, OW) = b + stencil of one x (H, W) plane with filter w (KH*KW)
+//   forward:        the m planes y (m*OH*OW) = b[q] (0 when b is nullptr) + stencil of one x
+//                   (H, W) plane with the m filters w (m*KH*KW)
 //   backward_input: dx (H, W) = sum over the m dy planes (m*OH*OW, contiguous) and their m
 //                   filters (m*KH*KW) of the transposed stencil (overwritten)
 //   backward_weight: dw (KH*KW) += correlation of one dy plane with one x plane
@@ -105,8 +106,8 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
 // (max_pool2d_forward's contract, one plane; argmax may be nullptr).
 constexpr int64_t kDepthwiseMaxKW = 32;
 #define BSTACK_CONV_ISA_DECLS                                                                     \
-  void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* w, float b,     \
-                               float* y);                                                         \
+  void depthwise_forward_planes(const Conv2dShape& s, int64_t m, const float* x, const float* w,  \
+                                const float* b, float* y);                                        \
   void depthwise_backward_input_plane(const Conv2dShape& s, int64_t m, const float* dy,           \
                                       const float* w, float* dx);                                 \
   void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,     \

@@ -31,13 +31,16 @@ float reduce_add(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// R output rows [oh0, oh0 + R) of one 8-column block: R independent accumulators, so the
-// KH*KW fused multiply-adds of each are not one dependent chain.
-template <int R>
+// R output rows of one 8-column block in Q output planes sharing the input plane (see the
+// AVX-512 file); Q*R = 8 accumulators + R inputs fit the 16 ymm registers.
+template <int R, int Q>
 void forward_rows(const Conv2dShape& s, int64_t oh0, int64_t ow0, const __m256i* mj,
-                  const bool* use, __m256i out, const float* x, const float* w, float b, float* y) {
-  __m256 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm256_set1_ps(b);
+                  const bool* use, __m256i out, const float* x, const float* w, const float* b,
+                  float* y) {
+  const int64_t KK = s.KH * s.KW, OW = s.OW(), L = s.OH() * OW;
+  __m256 acc[Q][R];
+  for (int q = 0; q < Q; ++q)
+    for (int r = 0; r < R; ++r) acc[q][r] = _mm256_set1_ps(b ? b[q] : 0.0f);
   for (int64_t i = 0; i < s.KH; ++i) {
     const float* xr[R];
     bool ok[R];
@@ -46,17 +49,22 @@ void forward_rows(const Conv2dShape& s, int64_t oh0, int64_t ow0, const __m256i*
       ok[r] = h >= 0 && h < s.H;
       xr[r] = ok[r] ? x + h * s.W + ow0 - s.PW : x;
     }
-    const float* wr = w + i * s.KW;
     for (int64_t j = 0; j < s.KW; ++j) {
       if (!use[j]) continue;
-      const __m256 wv = _mm256_set1_ps(wr[j]);
       const int64_t dj = j * s.DW;
+      __m256 xv[R];
       for (int r = 0; r < R; ++r)
-        if (ok[r]) acc[r] = _mm256_fmadd_ps(wv, _mm256_maskload_ps(xr[r] + dj, mj[j]), acc[r]);
+        if (ok[r]) xv[r] = _mm256_maskload_ps(xr[r] + dj, mj[j]);
+      for (int q = 0; q < Q; ++q) {
+        const __m256 wv = _mm256_set1_ps(w[q * KK + i * s.KW + j]);
+        for (int r = 0; r < R; ++r)
+          if (ok[r]) acc[q][r] = _mm256_fmadd_ps(wv, xv[r], acc[q][r]);
+      }
     }
   }
-  const int64_t OW = s.OW();
-  for (int r = 0; r < R; ++r) _mm256_maskstore_ps(y + (oh0 + r) * OW + ow0, out, acc[r]);
+  for (int q = 0; q < Q; ++q)
+    for (int r = 0; r < R; ++r)
+      _mm256_maskstore_ps(y + q * L + (oh0 + r) * OW + ow0, out, acc[q][r]);
 }
 
 // dx rows [h0, h0 + R) of one block, gathered from the m dy planes.
@@ -89,13 +97,14 @@ void backward_input_rows(const Conv2dShape& s, int64_t m, int64_t h0, int64_t c0
   for (int r = 0; r < R; ++r) _mm256_maskstore_ps(dx + (h0 + r) * s.W + c0, out, acc[r]);
 }
 
-constexpr int kRows = 4;
+constexpr int kRows = 4;    // output rows per block
+constexpr int kPlanes = 2;  // output planes per block (channel multiplier)
 
 }  // namespace
 
-void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* w, float b,
-                             float* y) {
-  const int64_t OH = s.OH(), OW = s.OW();
+void depthwise_forward_planes(const Conv2dShape& s, int64_t m, const float* x, const float* w,
+                              const float* b, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, KK = s.KH * s.KW;
   __m256i mj[kDepthwiseMaxKW];
   bool use[kDepthwiseMaxKW];
   for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
@@ -105,9 +114,23 @@ void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* 
       mj[j] = _mm256_and_si256(range_mask(ow0, -off, s.W - off), out);
       use[j] = any(mj[j]);
     }
-    int64_t oh = 0;
-    for (; oh + kRows <= OH; oh += kRows) forward_rows<kRows>(s, oh, ow0, mj, use, out, x, w, b, y);
-    for (; oh < OH; ++oh) forward_rows<1>(s, oh, ow0, mj, use, out, x, w, b, y);
+    int64_t q = 0;
+    for (; q + kPlanes <= m; q += kPlanes) {
+      const float* wq = w + q * KK;
+      const float* bq = b ? b + q : nullptr;
+      int64_t oh = 0;
+      for (; oh + kRows <= OH; oh += kRows)
+        forward_rows<kRows, kPlanes>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
+      for (; oh < OH; ++oh) forward_rows<1, kPlanes>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
+    }
+    for (; q < m; ++q) {
+      const float* wq = w + q * KK;
+      const float* bq = b ? b + q : nullptr;
+      int64_t oh = 0;
+      for (; oh + kRows <= OH; oh += kRows)
+        forward_rows<kRows, 1>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
+      for (; oh < OH; ++oh) forward_rows<1, 1>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
+    }
   }
 }
 

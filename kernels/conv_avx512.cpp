@@ -29,13 +29,17 @@ __mmask16 range_mask(int64_t start, int64_t lo, int64_t hi) {
   return static_cast<__mmask16>(((1u << b) - 1u) & ~((1u << a) - 1u));
 }
 
-// R output rows [oh0, oh0 + R) of one 16-column block: R independent accumulators, so the
-// KH*KW fused multiply-adds of each are not one dependent chain (latency 4 cycles each).
-template <int R>
+// R output rows [oh0, oh0 + R) of one 16-column block in Q output planes that share the input
+// plane (a channel multiplier): Q*R independent accumulators, so the KH*KW fused multiply-adds
+// of each are not one dependent chain (latency 4 cycles), and each loaded input vector feeds Q
+// of them.
+template <int R, int Q>
 void forward_rows(const Conv2dShape& s, int64_t oh0, int64_t ow0, const __mmask16* mj,
-                  __mmask16 out, const float* x, const float* w, float b, float* y) {
-  __m512 acc[R];
-  for (int r = 0; r < R; ++r) acc[r] = _mm512_set1_ps(b);
+                  __mmask16 out, const float* x, const float* w, const float* b, float* y) {
+  const int64_t KK = s.KH * s.KW, OW = s.OW(), L = s.OH() * OW;
+  __m512 acc[Q][R];
+  for (int q = 0; q < Q; ++q)
+    for (int r = 0; r < R; ++r) acc[q][r] = _mm512_set1_ps(b ? b[q] : 0.0f);
   for (int64_t i = 0; i < s.KH; ++i) {
     const float* xr[R];
     bool ok[R];
@@ -44,17 +48,22 @@ void forward_rows(const Conv2dShape& s, int64_t oh0, int64_t ow0, const __mmask1
       ok[r] = h >= 0 && h < s.H;
       xr[r] = ok[r] ? x + h * s.W + ow0 - s.PW : x;
     }
-    const float* wr = w + i * s.KW;
     for (int64_t j = 0; j < s.KW; ++j) {
       if (!mj[j]) continue;
-      const __m512 wv = _mm512_set1_ps(wr[j]);
       const int64_t dj = j * s.DW;
+      __m512 xv[R];
       for (int r = 0; r < R; ++r)
-        if (ok[r]) acc[r] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mj[j], xr[r] + dj), acc[r]);
+        if (ok[r]) xv[r] = _mm512_maskz_loadu_ps(mj[j], xr[r] + dj);
+      for (int q = 0; q < Q; ++q) {
+        const __m512 wv = _mm512_set1_ps(w[q * KK + i * s.KW + j]);
+        for (int r = 0; r < R; ++r)
+          if (ok[r]) acc[q][r] = _mm512_fmadd_ps(wv, xv[r], acc[q][r]);
+      }
     }
   }
-  const int64_t OW = s.OW();
-  for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(y + (oh0 + r) * OW + ow0, out, acc[r]);
+  for (int q = 0; q < Q; ++q)
+    for (int r = 0; r < R; ++r)
+      _mm512_mask_storeu_ps(y + q * L + (oh0 + r) * OW + ow0, out, acc[q][r]);
 }
 
 // dx rows [h0, h0 + R) of one block, gathered from the m dy planes.
@@ -87,13 +96,14 @@ void backward_input_rows(const Conv2dShape& s, int64_t m, int64_t h0, int64_t c0
   for (int r = 0; r < R; ++r) _mm512_mask_storeu_ps(dx + (h0 + r) * s.W + c0, out, acc[r]);
 }
 
-constexpr int kRows = 4;
+constexpr int kRows = 4;    // output rows per block
+constexpr int kPlanes = 4;  // output planes per block (channel multiplier)
 
 }  // namespace
 
-void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* w, float b,
-                             float* y) {
-  const int64_t OH = s.OH(), OW = s.OW();
+void depthwise_forward_planes(const Conv2dShape& s, int64_t m, const float* x, const float* w,
+                              const float* b, float* y) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, KK = s.KH * s.KW;
   __mmask16 mj[kDepthwiseMaxKW];
   for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
     const __mmask16 out = range_mask(ow0, 0, OW);
@@ -101,9 +111,23 @@ void depthwise_forward_plane(const Conv2dShape& s, const float* x, const float* 
       const int64_t off = j * s.DW - s.PW;
       mj[j] = range_mask(ow0, -off, s.W - off) & out;
     }
-    int64_t oh = 0;
-    for (; oh + kRows <= OH; oh += kRows) forward_rows<kRows>(s, oh, ow0, mj, out, x, w, b, y);
-    for (; oh < OH; ++oh) forward_rows<1>(s, oh, ow0, mj, out, x, w, b, y);
+    int64_t q = 0;
+    for (; q + kPlanes <= m; q += kPlanes) {
+      const float* wq = w + q * KK;
+      const float* bq = b ? b + q : nullptr;
+      int64_t oh = 0;
+      for (; oh + kRows <= OH; oh += kRows)
+        forward_rows<kRows, kPlanes>(s, oh, ow0, mj, out, x, wq, bq, y + q * L);
+      for (; oh < OH; ++oh) forward_rows<1, kPlanes>(s, oh, ow0, mj, out, x, wq, bq, y + q * L);
+    }
+    for (; q < m; ++q) {
+      const float* wq = w + q * KK;
+      const float* bq = b ? b + q : nullptr;
+      int64_t oh = 0;
+      for (; oh + kRows <= OH; oh += kRows)
+        forward_rows<kRows, 1>(s, oh, ow0, mj, out, x, wq, bq, y + q * L);
+      for (; oh < OH; ++oh) forward_rows<1, 1>(s, oh, ow0, mj, out, x, wq, bq, y + q * L);
+    }
   }
 }
 

@@ -101,6 +101,7 @@ std::vector<Case> cases() {
       {shape(2, 2, 6, 37, 4, 3, 3, 1, 1, 1, 2), true},      // depthwise, rows of several vectors
       {shape(3, 3, 5, 6, 3, 2, 3, 1, 3, 1, 3), true},       // depthwise, padding wider than kernel
       {shape(1, 2, 4, 40, 2, 1, 7, 1, 3, 1, 2), false},     // depthwise, 1x7
+      {shape(2, 2, 9, 20, 10, 3, 3, 1, 1, 1, 2), true},     // depthwise, multiplier 5
       {shape(1, 3, 65, 63, 5, 3, 3, 1, 1), true},           // longer rows
   };
   Conv2dShape asym = shape(3, 3, 8, 9, 4, 2, 3);  // per-axis stride, padding, dilation
