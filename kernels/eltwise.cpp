@@ -66,6 +66,9 @@ void unary_run_ref(UnaryOp op, int64_t n, const T* x, T* y) {
         y[j] = v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v));
       }
       return;
+    case UnaryOp::sqrt:
+      for (int64_t j = 0; j < n; ++j) y[j] = std::sqrt(x[j]);
+      return;
   }
 }
 
@@ -86,6 +89,9 @@ void unary_backward_run_ref(UnaryOp op, int64_t n, const T* x, const T* y, const
       return;
     case UnaryOp::sigmoid:
       for (int64_t j = 0; j < n; ++j) dx[j] = dy[j] * y[j] * (T(1) - y[j]);
+      return;
+    case UnaryOp::sqrt:
+      for (int64_t j = 0; j < n; ++j) dx[j] = dy[j] * T(0.5) / y[j];
       return;
   }
 }
@@ -148,7 +154,9 @@ const EltKernels<T>& elt_kernels() {
 }
 
 // Element-operations per element, for parallel_for's serial threshold.
-int64_t unary_cost(UnaryOp op) { return op == UnaryOp::relu || op == UnaryOp::neg ? 1 : 4; }
+int64_t unary_cost(UnaryOp op) {
+  return op == UnaryOp::relu || op == UnaryOp::neg || op == UnaryOp::sqrt ? 1 : 4;
+}
 
 // Row sums longer than this split into pieces of this length, summed on any thread and
 // combined in order: long sums use every core and still give the same bits for any thread count.

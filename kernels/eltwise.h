@@ -20,8 +20,8 @@
 namespace bstack::kernels {
 
 enum class BinaryOp : int { add = 0, sub = 1, mul = 2, div = 3 };
-// Gradients: relu (x > 0), neg (-1), exp (y), tanh (1 - y^2), sigmoid (y (1 - y)).
-enum class UnaryOp : int { relu = 0, neg = 1, exp = 2, tanh = 3, sigmoid = 4 };
+// Gradients: relu (x > 0), neg (-1), exp (y), tanh (1 - y^2), sigmoid (y (1 - y)), sqrt (0.5 / y).
+enum class UnaryOp : int { relu = 0, neg = 1, exp = 2, tanh = 3, sigmoid = 4, sqrt = 5 };
 
 // out[i*cols + j] = a[i*a_rs + j*a_cs] op b[i*b_rs + j*b_cs] for i < rows, j < cols.
 // a_cs and b_cs are 0 (the value repeats along the row) or 1 (contiguous); row strides are any

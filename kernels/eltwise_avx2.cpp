@@ -97,6 +97,9 @@ void unary_run(UnaryOp op, int64_t n, const float* x, float* y) {
     case UnaryOp::exp: return exp_run(n, x, y);
     case UnaryOp::tanh: return tanh_run(n, x, y);
     case UnaryOp::sigmoid: return sigmoid_run(n, x, y);
+    case UnaryOp::sqrt:
+      blocks(n, [&](int64_t j, const Mask& k) { store(y + j, _mm256_sqrt_ps(load(x + j, k)), k); });
+      return;
   }
 }
 
@@ -134,6 +137,13 @@ void unary_backward_run(UnaryOp op, int64_t n, const float* x, const float* y, c
         store(dx + j, _mm256_mul_ps(_mm256_mul_ps(load(dy + j, k), v), _mm256_sub_ps(one, v)), k);
       });
       return;
+    case UnaryOp::sqrt: {
+      const __m256 half = _mm256_set1_ps(0.5f);
+      blocks(n, [&](int64_t j, const Mask& k) {
+        store(dx + j, _mm256_div_ps(_mm256_mul_ps(load(dy + j, k), half), load(y + j, k)), k);
+      });
+      return;
+    }
   }
 }
 

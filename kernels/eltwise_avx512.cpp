@@ -86,6 +86,9 @@ void unary_run(UnaryOp op, int64_t n, const float* x, float* y) {
     case UnaryOp::exp: return exp_run(n, x, y);
     case UnaryOp::tanh: return tanh_run(n, x, y);
     case UnaryOp::sigmoid: return sigmoid_run(n, x, y);
+    case UnaryOp::sqrt:
+      blocks(n, [&](int64_t j, __mmask16 k) { store(y + j, _mm512_sqrt_ps(load(x + j, k)), k); });
+      return;
   }
 }
 
@@ -123,6 +126,13 @@ void unary_backward_run(UnaryOp op, int64_t n, const float* x, const float* y, c
         store(dx + j, _mm512_mul_ps(_mm512_mul_ps(load(dy + j, k), v), _mm512_sub_ps(one, v)), k);
       });
       return;
+    case UnaryOp::sqrt: {
+      const __m512 half = _mm512_set1_ps(0.5f);
+      blocks(n, [&](int64_t j, __mmask16 k) {
+        store(dx + j, _mm512_div_ps(_mm512_mul_ps(load(dy + j, k), half), load(y + j, k)), k);
+      });
+      return;
+    }
   }
 }
 

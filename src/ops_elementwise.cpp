@@ -340,7 +340,7 @@ constexpr std::optional<kernels::UnaryOp> kNoKernel = std::nullopt;
 BSTACK_UNARY(abs, Types::all, kNoKernel, (v < 0 ? -v : v), (v > 0 ? 1.0 : (v < 0 ? -1.0 : 0.0)))
 BSTACK_UNARY(exp, Types::floating, kernels::UnaryOp::exp, std::exp(v), y)
 BSTACK_UNARY(log, Types::floating, kNoKernel, std::log(v), 1.0 / v)
-BSTACK_UNARY(sqrt, Types::floating, kNoKernel, std::sqrt(v), 0.5 / y)
+BSTACK_UNARY(sqrt, Types::floating, kernels::UnaryOp::sqrt, std::sqrt(v), 0.5 / y)
 BSTACK_UNARY(tanh, Types::floating, kernels::UnaryOp::tanh, std::tanh(v), 1.0 - y * y)
 // Stable in both tails: exp never overflows.
 BSTACK_UNARY(sigmoid, Types::floating, kernels::UnaryOp::sigmoid,

@@ -6,7 +6,7 @@
 // alignment, and 1 vs 2 threads (sums must give the same bits). Runs once per ISA path.
 //
 // Tolerance: add/sub/mul/div are IEEE-exact in every path, so binary results must equal the
-// same operation on scalars bit for bit; relu and neg likewise. exp/tanh/sigmoid: 4 ulp of
+// same operation on scalars bit for bit; relu and neg likewise. exp/tanh/sigmoid/sqrt: 4 ulp of
 // float relative to a double reference (plus 1e-38 absolute for results that underflow).
 // Sums: |got - ref| <= 4 eps(T) * sum |x| (double accumulation, one final rounding to T).
 #include "kernels/cpu.h"
@@ -129,6 +129,7 @@ double unary_ref(UnaryOp op, double x) {
     case UnaryOp::exp: return std::exp(x);
     case UnaryOp::tanh: return std::tanh(x);
     case UnaryOp::sigmoid: return 1 / (1 + std::exp(-x));
+    case UnaryOp::sqrt: return std::sqrt(x);
   }
   return 0;
 }
@@ -140,18 +141,20 @@ double unary_grad_ref(UnaryOp op, double x) {
     case UnaryOp::exp: return y;
     case UnaryOp::tanh: return 1 - y * y;
     case UnaryOp::sigmoid: return y * (1 - y);
+    case UnaryOp::sqrt: return 0.5 / y;
   }
   return 0;
 }
 const char* unary_name(UnaryOp op) {
-  static const char* names[] = {"relu", "neg", "exp", "tanh", "sigmoid"};
+  static const char* names[] = {"relu", "neg", "exp", "tanh", "sigmoid", "sqrt"};
   return names[static_cast<int>(op)];
 }
 
 template <class T>
 void check_unary() {
   const double ulp = std::is_same_v<T, float> ? 1.1920929e-7 : 2.220446e-16;
-  const UnaryOp ops[] = {UnaryOp::relu, UnaryOp::neg, UnaryOp::exp, UnaryOp::tanh, UnaryOp::sigmoid};
+  const UnaryOp ops[] = {UnaryOp::relu, UnaryOp::neg,     UnaryOp::exp,
+                         UnaryOp::tanh, UnaryOp::sigmoid, UnaryOp::sqrt};
   for (UnaryOp op : ops)
     for (int64_t n : kCols) {
       Buf<T> x = random_buf<T>(n + 12, static_cast<uint32_t>(n), -8, 8);
@@ -160,6 +163,8 @@ void check_unary() {
                            T(100), T(-100), T(0), T(-0.0), T(20)};
       for (int k = 0; k < 12; ++k) x[n + k] = special[k];
       const int64_t m = n + 12;
+      if (op == UnaryOp::sqrt)  // its domain, away from 0 where the gradient is infinite
+        for (int64_t i = 0; i < m; ++i) x[i] = std::fabs(x[i]) + T(1e-3);
       Buf<T> y(m), dy = random_buf<T>(m, 99), dx(m);
       unary<T>(op, m, x.data(), y.data());
       // The backward reads y (exp, tanh, sigmoid) or x (relu): give it the kernel's y.
@@ -179,6 +184,7 @@ void check_unary() {
         if (op == UnaryOp::exp) gr = yk * dy[i];
         if (op == UnaryOp::tanh) gr = (1 - yk * yk) * dy[i];
         if (op == UnaryOp::sigmoid) gr = yk * (1 - yk) * dy[i];
+        if (op == UnaryOp::sqrt) gr = 0.5 / yk * dy[i];
         const double gtol = exact ? 0 : 4 * ulp * (std::fabs(gr) + std::fabs(dy[i]));
         if (!(std::fabs(y[i] - r) <= tol) || !(std::fabs(dx[i] - gr) <= gtol)) {
           ++bad;

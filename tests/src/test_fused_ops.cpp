@@ -4,7 +4,7 @@
 // transposed views (the strided path) of the same values; their f32 forward against the f64
 // result; and their errors. Covers softmax / log_softmax along the last axis, layer_norm with
 // and without weight and bias, cross_entropy (i64 and i32 targets), gelu / relu / tanh /
-// sigmoid / exp / neg, binary ops on every grid the kernels take (same shape, scalar, bias row,
+// sigmoid / exp / neg / sqrt, binary ops on every grid the kernels take (same shape, scalar, bias row,
 // column, leading broadcast, sliced rows) and sum over row, column, (K, R, K) and (R, K, R)
 // patterns.
 #include "src/nn/layers.h"
@@ -166,6 +166,7 @@ TEST(FusedOps, UnaryOps) {
   check("sigmoid", [](const auto& x) { return sigmoid(x[0]); }, {rn(s, 23, 4)});
   check("exp", [](const auto& x) { return exp(x[0]); }, {rn(s, 24)});
   check("neg", [](const auto& x) { return -x[0]; }, {rn(s, 25)});
+  check("sqrt", [](const auto& x) { return sqrt(x[0]); }, {abs(rn(s, 26)) + 0.1});
 }
 
 TEST(FusedOps, BinaryGrids) {
