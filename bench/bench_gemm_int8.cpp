@@ -61,7 +61,8 @@ struct Mats {
     b8.resize(static_cast<size_t>(s.k * s.n));
     c32.resize(static_cast<size_t>(s.m * s.n));
     for (size_t i = 0; i < a8.size(); ++i) a8[i] = static_cast<uint8_t>(i * 37 % 256);
-    for (size_t i = 0; i < b8.size(); ++i) b8[i] = static_cast<int8_t>(static_cast<int>(i * 53 % 256) - 128);
+    for (size_t i = 0; i < b8.size(); ++i)
+      b8[i] = static_cast<int8_t>(static_cast<int>(i * 53 % 256) - 128);
     if (impl == kInt8Prepacked) packed = bk::PackedB8(s.k, s.n, b8.data(), s.n, 1);
   }
   void call(Impl impl) {
@@ -125,16 +126,18 @@ int main(int argc, char** argv) {
   shapes.push_back({"512x3072x768", {512, 3072, 768}});
   for (auto& [label, s] : shapes)
     for (int impl = 0; impl < kImpls; ++impl)
-      benchmark::RegisterBenchmark(("BM_Gemm_" + std::string(kImplName[impl]) + "/" + label).c_str(),
-                                   BM_Gemm, Impl(impl), s, label)
+      benchmark::RegisterBenchmark(
+          ("BM_Gemm_" + std::string(kImplName[impl]) + "/" + label).c_str(), BM_Gemm, Impl(impl),
+          s, label)
           ->ArgName("threads")
           ->Arg(1)
           ->Arg(2)
           ->Unit(benchmark::kMicrosecond);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  std::printf("bstack int8 GEMM benchmark. Method: validate, one warm-up call, then Google Benchmark "
-              "iterations; figure = best single-call time (best-of-N); G(FL)OP/s = 2MNK / time / 1e9.\n");
+  std::printf("bstack int8 GEMM benchmark. Method: validate, one warm-up call, then Google "
+              "Benchmark iterations; figure = best single-call time (best-of-N); "
+              "G(FL)OP/s = 2MNK / time / 1e9.\n");
   std::printf("CPU %s, ISA path %s, int8 kernel %s, fp32 micro-kernel %s, tuning cache %s\n",
               bk::cpu_model().c_str(), bk::isa_name(bk::isa()),
               bk::int8_kernel_name(bk::int8_kernel_best()),

@@ -45,15 +45,22 @@ void ukr_scalar(const detail::Int8UkrArgs& p) {
   uint32_t acc[MR][16] = {};
   const int64_t kg = (p.k + 3) / 4;
   for (int64_t g = 0; g < kg; ++g) {
+    // De-interleave the k-group into 4 rows of 16 int16 (shared by the MR rows of A), so the
+    // column loop below is unit-stride and the compiler vectorises it with SSE2.
     const int8_t* b = p.b + 64 * g;
-    const int kn = static_cast<int>(std::min<int64_t>(4, p.k - 4 * g));
+    int16_t bt[4][16];
+    for (int c = 0; c < 16; ++c)
+      for (int t = 0; t < 4; ++t) bt[t][c] = b[4 * c + t];
+    const int64_t kn = std::min<int64_t>(4, p.k - 4 * g);
     for (int i = 0; i < MR; ++i) {
+      // Row i's 4 bytes, zero past K (B is zero there too).
       const uint8_t* a = p.a + i * p.lda + 4 * g;
-      for (int t = 0; t < kn; ++t) {
-        const uint32_t av = a[t];
-        for (int c = 0; c < 16; ++c)
-          acc[i][c] += av * static_cast<uint32_t>(static_cast<int32_t>(b[4 * c + t]));
-      }
+      const int16_t a0 = a[0], a1 = kn > 1 ? a[1] : 0, a2 = kn > 2 ? a[2] : 0,
+                    a3 = kn > 3 ? a[3] : 0;
+      // Each product fits int16 (|255 * -128| < 2^15) and the 4-term sum int32.
+      for (int c = 0; c < 16; ++c)
+        acc[i][c] += static_cast<uint32_t>(a0 * bt[0][c] + a1 * bt[1][c] + a2 * bt[2][c] +
+                                           a3 * bt[3][c]);
     }
   }
   for (int i = 0; i < MR; ++i) {
@@ -76,6 +83,7 @@ detail::Int8Tile tile_of(Int8Kernel k) {
   switch (k) {
     case Int8Kernel::avx512vnni: return detail::int8_tile_avx512vnni();
     case Int8Kernel::avx512bw: return detail::int8_tile_avx512bw();
+    case Int8Kernel::avx_vnni: return detail::int8_tile_avx_vnni();
     case Int8Kernel::avx2: return detail::int8_tile_avx2();
     default: return {kScalarMr, 1};
   }
@@ -85,6 +93,7 @@ detail::Int8Ukr ukr_of(Int8Kernel k, int m, int nv) {
   switch (k) {
     case Int8Kernel::avx512vnni: return detail::int8_ukr_avx512vnni(m, nv);
     case Int8Kernel::avx512bw: return detail::int8_ukr_avx512bw(m, nv);
+    case Int8Kernel::avx_vnni: return detail::int8_ukr_avx_vnni(m, nv);
     case Int8Kernel::avx2: return detail::int8_ukr_avx2(m, nv);
     default: return ukr_scalar_for(m);
   }
@@ -151,6 +160,7 @@ const char* int8_kernel_name(Int8Kernel k) {
     case Int8Kernel::automatic: return "automatic";
     case Int8Kernel::scalar: return "scalar";
     case Int8Kernel::avx2: return "avx2";
+    case Int8Kernel::avx_vnni: return "avx_vnni";
     case Int8Kernel::avx512bw: return "avx512bw";
     case Int8Kernel::avx512vnni: return "avx512vnni";
   }
@@ -162,6 +172,7 @@ bool int8_kernel_available(Int8Kernel k) {
     case Int8Kernel::automatic:
     case Int8Kernel::scalar: return true;
     case Int8Kernel::avx2: return isa() >= Isa::avx2;
+    case Int8Kernel::avx_vnni: return isa() >= Isa::avx2 && cpu_features().avx_vnni;
     case Int8Kernel::avx512bw: return isa() >= Isa::avx512;
     case Int8Kernel::avx512vnni: return isa() >= Isa::avx512 && cpu_features().avx512_vnni;
   }
@@ -169,7 +180,8 @@ bool int8_kernel_available(Int8Kernel k) {
 }
 
 Int8Kernel int8_kernel_best() {
-  for (Int8Kernel k : {Int8Kernel::avx512vnni, Int8Kernel::avx512bw, Int8Kernel::avx2})
+  for (Int8Kernel k : {Int8Kernel::avx512vnni, Int8Kernel::avx_vnni, Int8Kernel::avx512bw,
+                       Int8Kernel::avx2})
     if (int8_kernel_available(k)) return k;
   return Int8Kernel::scalar;
 }
@@ -229,7 +241,8 @@ void gemm_u8s8s32(int64_t M, const uint8_t* A, int64_t lda, const PackedB8& B, i
   const int64_t N = B.n(), K = B.k();
   if (M < 0) fail("gemm_u8s8s32: negative M=" + std::to_string(M));
   if (M == 0 || N == 0) return;
-  if (ldc < N) fail("gemm_u8s8s32: ldc (" + std::to_string(ldc) + ") < N (" + std::to_string(N) + ")");
+  if (ldc < N)
+    fail("gemm_u8s8s32: ldc (" + std::to_string(ldc) + ") < N (" + std::to_string(N) + ")");
   if (K > 0 && lda < K)
     fail("gemm_u8s8s32: lda (" + std::to_string(lda) + ") < K (" + std::to_string(K) + ")");
   if (!C || (K > 0 && !A)) fail("gemm_u8s8s32: null operand");
@@ -295,7 +308,8 @@ QuantizedMultiplier quantize_multiplier(double real_multiplier) {
     shift = 0;
     fixed = 0;
   }
-  if (shift > 31) fail("quantize_multiplier: multiplier " + std::to_string(real_multiplier) + " >= 2^31");
+  if (shift > 31)
+    fail("quantize_multiplier: multiplier " + std::to_string(real_multiplier) + " >= 2^31");
   q.multiplier = static_cast<int32_t>(fixed);
   q.shift = shift;
   return q;
@@ -350,7 +364,8 @@ void qlinear_s8(int64_t M, const int8_t* x, int64_t ldx, const PackedB8& w,
   if (p.act_min > p.act_max || p.act_min < -128 || p.act_max > 127)
     fail("qlinear_s8: activation range [" + std::to_string(p.act_min) + ", " +
          std::to_string(p.act_max) + "] is not inside [-128, 127]");
-  if (ldy < N) fail("qlinear_s8: ldy (" + std::to_string(ldy) + ") < N (" + std::to_string(N) + ")");
+  if (ldy < N)
+    fail("qlinear_s8: ldy (" + std::to_string(ldy) + ") < N (" + std::to_string(N) + ")");
   if (K > 0 && ldx < K)
     fail("qlinear_s8: ldx (" + std::to_string(ldx) + ") < K (" + std::to_string(K) + ")");
 
@@ -372,8 +387,9 @@ void qlinear_s8(int64_t M, const int8_t* x, int64_t ldx, const PackedB8& w,
         const int64_t ch = p.per_channel ? j : 0;
         const int32_t a = static_cast<int32_t>(static_cast<uint32_t>(acc[i * N + j]) +
                                                static_cast<uint32_t>(bias[j]));
-        const int64_t v = int64_t{multiply_by_quantized_multiplier(a, p.multiplier[ch], p.shift[ch])} +
-                          p.output_zero_point;
+        const int64_t v =
+            int64_t{multiply_by_quantized_multiplier(a, p.multiplier[ch], p.shift[ch])} +
+            p.output_zero_point;
         y[i * ldy + j] = static_cast<int8_t>(std::clamp<int64_t>(v, p.act_min, p.act_max));
       }
   });

@@ -6,8 +6,8 @@
 // Layout: row-major with leading dimensions. A (M x K) at A[i*lda + k], B (K x N) at
 // B[k*ldb + j], C (M x N) at C[i*ldc + j].
 //
-// Exactness: every path (scalar, AVX2, AVX-512BW, AVX-512 VNNI) returns the same bits. Each
-// product u8 * s8 lies in [-32640, 32385], so a dot product of length K fits in int32 while
+// Exactness: every path (scalar, AVX2, AVX-VNNI, AVX-512BW, AVX-512 VNNI) returns the same bits.
+// Each product u8 * s8 lies in [-32640, 32385], so a dot product of length K fits in int32 while
 // 32640 * K < 2^31, i.e. K <= 65793; beyond that, and when accumulating into C, int32 sums wrap
 // modulo 2^32 on every path (as vpdpbusd does), never saturate. No path uses vpmaddubsw, whose
 // int16 pair sums saturate (255*127*2 > 32767); see gemm_int8_avx2.cpp.
@@ -23,8 +23,12 @@
 
 namespace bstack::kernels {
 
-// The micro-kernel families. `automatic` picks the best one this CPU (and BSTACK_ISA) allows.
-enum class Int8Kernel : int { automatic = -1, scalar = 0, avx2 = 1, avx512bw = 2, avx512vnni = 3 };
+// The micro-kernel families. `automatic` picks the best one this CPU (and BSTACK_ISA) allows:
+// avx512vnni, then avx_vnni (the VEX-encoded 256-bit vpdpbusd of Alder Lake and Zen 5, usable
+// on the AVX2 path), then avx512bw, avx2, scalar.
+enum class Int8Kernel : int {
+  automatic = -1, scalar = 0, avx2 = 1, avx_vnni = 2, avx512bw = 3, avx512vnni = 4
+};
 
 const char* int8_kernel_name(Int8Kernel k);
 bool int8_kernel_available(Int8Kernel k);  // CPU has it and kernels::isa() allows it
@@ -55,7 +59,7 @@ class PackedB8 {
   int64_t n() const { return N_; }
   int64_t k_groups() const { return (K_ + 3) / 4; }
   int64_t n_groups() const { return (N_ + 15) / 16; }
-  int64_t group_stride() const { return k_groups() * 64; }  // bytes from one column group to the next
+  int64_t group_stride() const { return k_groups() * 64; }  // bytes between column groups
   const int8_t* data() const { return data_.get(); }
   const int32_t* col_sums() const { return col_sums_.get(); }  // sum over k of B(k, j), length N
 
@@ -140,6 +144,8 @@ struct Int8Tile {
 // The kernel for an m-row, nv-group tile (1 <= m <= mr, 1 <= nv <= tile nv).
 Int8Tile int8_tile_avx2();
 Int8Ukr int8_ukr_avx2(int m, int nv);
+Int8Tile int8_tile_avx_vnni();
+Int8Ukr int8_ukr_avx_vnni(int m, int nv);
 Int8Tile int8_tile_avx512bw();
 Int8Ukr int8_ukr_avx512bw(int m, int nv);
 Int8Tile int8_tile_avx512vnni();

@@ -1,4 +1,5 @@
-// AVX2 integer micro-kernel for gemm_u8s8s32 (kernels/gemm_int8.h), exact.
+// AVX2 integer micro-kernels for gemm_u8s8s32 (kernels/gemm_int8.h): an exact vpmaddwd kernel
+// for any AVX2 CPU, and an AVX-VNNI kernel (below) for CPUs that have the 256-bit vpdpbusd.
 //
 // Why not vpmaddubsw (u8 x s8, the usual AVX2 int8 instruction): it adds each pair of products
 // into a saturating int16, and 255*127 + 255*127 = 64770 > 32767, so large inputs give wrong
@@ -43,6 +44,20 @@ inline uint32_t load_tail(const uint8_t* p, int n) {
   return v;
 }
 
+// C[0:n] (+)= r for the first min(n, 8) columns; n <= 0 stores nothing.
+inline void store8(int32_t* c, __m256i r, int n, bool load_c) {
+  if (n >= 8) {
+    auto* cp = reinterpret_cast<__m256i*>(c);
+    if (load_c) r = _mm256_add_epi32(r, _mm256_loadu_si256(cp));
+    _mm256_storeu_si256(cp, r);
+  } else if (n > 0) {
+    const __m256i m =
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    if (load_c) r = _mm256_add_epi32(r, _mm256_maskload_epi32(c, m));
+    _mm256_maskstore_epi32(c, m, r);
+  }
+}
+
 template <int MR, int NV>
 struct Avx2 {
   static void run(const Args& p) {
@@ -68,7 +83,9 @@ struct Avx2 {
       }
     };
     const int64_t kg = p.k / 4;
-    if (const int kt = static_cast<int>(p.k % 4))  // tail first so the accumulators stay in registers
+    // The K tail first: GCC keeps the accumulators in registers only when no second copy of
+    // the loop body follows the main loop.
+    if (const int kt = static_cast<int>(p.k % 4))
       step(kg, [&](int i) { return load_tail(a[i] + 4 * kg, kt); });
     for (int64_t g = 0; g < kg; ++g) step(g, [&](int i) { return load_u32(a[i] + 4 * g); });
     for (int i = 0; i < MR; ++i) {
@@ -77,32 +94,83 @@ struct Avx2 {
         // hadd of quarters (c0..3 pairs, c4..7 pairs) -> [c0 c1 c4 c5 | c2 c3 c6 c7]; reorder.
         __m256i r = _mm256_permute4x64_epi64(
             _mm256_hadd_epi32(acc[i][2 * h], acc[i][2 * h + 1]), 0xD8);
-        const int n = p.n - 8 * h;
-        if (n <= 0) break;
-        if (n >= 8) {
-          auto* cp = reinterpret_cast<__m256i*>(c + 8 * h);
-          if (p.load_c) r = _mm256_add_epi32(r, _mm256_loadu_si256(cp));
-          _mm256_storeu_si256(cp, r);
-        } else {
-          const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(n),
-                                               _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-          if (p.load_c) r = _mm256_add_epi32(r, _mm256_maskload_epi32(c + 8 * h, m));
-          _mm256_maskstore_epi32(c + 8 * h, m, r);
-        }
+        store8(c + 8 * h, r, p.n - 8 * h, p.load_c);
       }
     }
   }
 };
 
-template <int MR, int NV, int... I>
+// ---- AVX-VNNI: the 256-bit, VEX-encoded vpdpbusd (Alder Lake and later, Zen 5) -------------
+// The same instruction as the AVX-512 VNNI kernel on 8 lanes: per k-group, one 32-byte load of
+// B per 8 columns is the s8 operand as packed, A's 4 bytes broadcast are the u8 one. Exact, and
+// no widening. Only this kernel carries target("avxvnni"), and it is reached only when
+// cpu_features().avx_vnni is true. 6 x 1 group: 12 accumulators + 2 B + 1 A of 16 ymm.
+constexpr int kVnniMr = 6, kVnniNv = 1;
+
+template <int MR, int NV>
+struct AvxVnni {
+  __attribute__((target("avxvnni"))) static void run(const Args& p) {
+    constexpr int NH = 2 * NV;  // 8-column halves
+    const uint8_t* a[MR];
+    const int8_t* b[NV];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) a[i] = p.a + i * p.lda;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = p.b + v * p.gs;
+    __m256i acc[MR][NH];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int h = 0; h < NH; ++h) acc[i][h] = _mm256_setzero_si256();
+    const int64_t kg = p.k / 4;
+    const int kt = static_cast<int>(p.k % 4);
+    if (kt) {  // tail first, so the accumulators stay in registers through the main loop
+      __m256i bv[NH];
+#pragma GCC unroll 4
+      for (int h = 0; h < NH; ++h)
+        bv[h] = _mm256_load_si256(
+            reinterpret_cast<const __m256i*>(b[h / 2] + 64 * kg + 32 * (h % 2)));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256i ai = _mm256_set1_epi32(static_cast<int>(load_tail(a[i] + 4 * kg, kt)));
+#pragma GCC unroll 4
+        for (int h = 0; h < NH; ++h) acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], ai, bv[h]);
+      }
+    }
+    for (int64_t g = 0; g < kg; ++g) {
+      __m256i bv[NH];
+#pragma GCC unroll 4
+      for (int h = 0; h < NH; ++h)
+        bv[h] = _mm256_load_si256(
+            reinterpret_cast<const __m256i*>(b[h / 2] + 64 * g + 32 * (h % 2)));
+#pragma GCC unroll 8
+      for (int i = 0; i < MR; ++i) {
+        const __m256i ai = _mm256_set1_epi32(static_cast<int>(load_u32(a[i] + 4 * g)));
+#pragma GCC unroll 4
+        for (int h = 0; h < NH; ++h) acc[i][h] = _mm256_dpbusd_avx_epi32(acc[i][h], ai, bv[h]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int h = 0; h < NH; ++h)
+        store8(p.c + i * p.ldc + 8 * h, acc[i][h], p.n - 8 * h, p.load_c);
+  }
+};
+
+template <template <int, int> class K, int MR, int NV, int... I>
 constexpr std::array<Int8Ukr, MR * NV> make_table(std::integer_sequence<int, I...>) {
-  return {&Avx2<I / NV + 1, I % NV + 1>::run...};
+  return {&K<I / NV + 1, I % NV + 1>::run...};
 }
-constexpr auto kTable = make_table<kMr, kNv>(std::make_integer_sequence<int, kMr * kNv>());
+constexpr auto kTable = make_table<Avx2, kMr, kNv>(std::make_integer_sequence<int, kMr * kNv>());
+constexpr auto kVnniTable =
+    make_table<AvxVnni, kVnniMr, kVnniNv>(std::make_integer_sequence<int, kVnniMr * kVnniNv>());
 
 }  // namespace
 
 Int8Tile int8_tile_avx2() { return {kMr, kNv}; }
 Int8Ukr int8_ukr_avx2(int m, int nv) { return kTable[(m - 1) * kNv + nv - 1]; }
+Int8Tile int8_tile_avx_vnni() { return {kVnniMr, kVnniNv}; }
+Int8Ukr int8_ukr_avx_vnni(int m, int nv) { return kVnniTable[(m - 1) * kVnniNv + nv - 1]; }
 
 }  // namespace bstack::kernels::detail

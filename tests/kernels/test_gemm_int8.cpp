@@ -22,8 +22,8 @@ namespace {
 
 std::vector<Int8Kernel> kernels_here() {
   std::vector<Int8Kernel> ks;
-  for (Int8Kernel k : {Int8Kernel::scalar, Int8Kernel::avx2, Int8Kernel::avx512bw,
-                       Int8Kernel::avx512vnni})
+  for (Int8Kernel k : {Int8Kernel::scalar, Int8Kernel::avx2, Int8Kernel::avx_vnni,
+                       Int8Kernel::avx512bw, Int8Kernel::avx512vnni})
     if (int8_kernel_available(k)) ks.push_back(k);
   return ks;
 }
@@ -218,8 +218,10 @@ TEST(GemmInt8, BadArgumentsThrow) {
   EXPECT_THROW(gemm_u8s8s32(4, 4, 8, a.data(), 7, b.data(), 4, c.data(), 4), std::invalid_argument);
   EXPECT_THROW(gemm_u8s8s32(4, 4, 4, a.data(), 4, b.data(), 3, c.data(), 4), std::invalid_argument);
   EXPECT_THROW(gemm_u8s8s32(4, 4, 4, a.data(), 4, b.data(), 4, c.data(), 3), std::invalid_argument);
-  EXPECT_THROW(gemm_u8s8s32(-1, 4, 4, a.data(), 4, b.data(), 4, c.data(), 4), std::invalid_argument);
-  for (Int8Kernel k : {Int8Kernel::avx2, Int8Kernel::avx512bw, Int8Kernel::avx512vnni}) {
+  EXPECT_THROW(gemm_u8s8s32(-1, 4, 4, a.data(), 4, b.data(), 4, c.data(), 4),
+               std::invalid_argument);
+  for (Int8Kernel k : {Int8Kernel::avx2, Int8Kernel::avx_vnni, Int8Kernel::avx512bw,
+                       Int8Kernel::avx512vnni}) {
     if (int8_kernel_available(k)) continue;
     GemmInt8Config cfg;
     cfg.kernel = k;
@@ -321,9 +323,9 @@ void check_qlinear(const QCase& q, const GemmInt8Config& cfg, uint64_t seed) {
       for (int64_t k = 0; k < q.K; ++k) acc += (int64_t{x[i * ldx + k]} - q.zx) * w[j * ldw + k];
       const int64_t ch = q.per_channel ? j : 0;
       // TFLite's integer formula, on the exact accumulator.
-      const int64_t yi = std::clamp<int64_t>(
-          int64_t{multiply_by_quantized_multiplier(static_cast<int32_t>(acc), mult[ch], shift[ch])} + q.zo,
-          q.act_min, q.act_max);
+      const int32_t scaled =
+          multiply_by_quantized_multiplier(static_cast<int32_t>(acc), mult[ch], shift[ch]);
+      const int64_t yi = std::clamp<int64_t>(int64_t{scaled} + q.zo, q.act_min, q.act_max);
       // The same formula in floating point, rounded once.
       const double yf = std::clamp(std::round(static_cast<double>(acc) * real[ch]) + q.zo,
                                    double(q.act_min), double(q.act_max));
