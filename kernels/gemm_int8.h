@@ -12,10 +12,10 @@
 // modulo 2^32 on every path (as vpdpbusd does), never saturate. No path uses vpmaddubsw, whose
 // int16 pair sums saturate (255*127*2 > 32767); see gemm_int8_avx2.cpp.
 //
-// Left out on purpose: transposed / strided-column views (pack them into PackedB8 instead, which
-// takes both strides), int8 x int8 products without the +128 shift (qlinear_s8 does that),
-// per-row requantisation, and asymmetric (non-zero zero point) weights, which TFLite's int8
-// spec forbids.
+// Left out on purpose: a transposed or column-strided B in gemm_u8s8s32 (pack it into PackedB8,
+// which takes both strides), an s8 x s8 GEMM (qlinear_s8 shifts int8 activations to u8 and
+// corrects with B's column sums instead), and weights with a non-zero zero point, which
+// TFLite's int8 spec forbids.
 #pragma once
 
 #include <cstdint>
@@ -35,8 +35,8 @@ bool int8_kernel_available(Int8Kernel k);  // CPU has it and kernels::isa() allo
 Int8Kernel int8_kernel_best();
 
 struct GemmInt8Config {
-  int kc = 0;  // K block (multiple of 4); 0 = from the L1 size
-  int mc = 0;  // M block; 0 = from the L2 size
+  int kc = 0;  // K block (rounded to a multiple of 4); 0 = from the L2 size (gemm_int8.cpp)
+  int mc = 0;  // M block; 0 = the A block takes half of L2
   Int8Kernel kernel = Int8Kernel::automatic;
   int threads = 0;  // 0 = num_threads()
 };

@@ -9,6 +9,7 @@
 //
 // Packed B (PackedB8): per 16-column group, 64 bytes per k-group of 4, column c at bytes
 // 4c..4c+3. A: unpacked u8 rows.
+
 // GCC 12 warns about the deliberately undefined pass-through operand inside its own AVX-512
 // intrinsics (_mm512_undefined_epi32; GCC bug 105593, fixed in GCC 13).
 #pragma GCC diagnostic push
