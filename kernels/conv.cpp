@@ -126,12 +126,12 @@ void im2col(const Conv2dShape& s, const T* x, T* cols) {
           const int64_t delta = hoff * s.W + woff;  // src index = dst index + delta
           const int64_t d0 = std::max(hs.lo * OW, -delta), d1 = std::min(hs.hi * OW, plane - delta);
           if (d1 > d0) std::memcpy(row + d0, img + d0 + delta, sizeof(T) * (d1 - d0));
-          if (ws.lo > 0 || ws.hi < OW)
-            for (int64_t oh = hs.lo; oh < hs.hi; ++oh) {
-              T* r = row + oh * OW;
-              std::fill(r, r + ws.lo, T(0));
-              std::fill(r + ws.hi, r + OW, T(0));
-            }
+          // The few border columns, column by column: filling them row by row would be a
+          // memset call of one or two elements per row (a tenth of the forward's time).
+          for (int64_t ow = 0; ow < ws.lo; ++ow)
+            for (int64_t oh = hs.lo; oh < hs.hi; ++oh) row[oh * OW + ow] = T(0);
+          for (int64_t ow = ws.hi; ow < OW; ++ow)
+            for (int64_t oh = hs.lo; oh < hs.hi; ++oh) row[oh * OW + ow] = T(0);
           continue;
         }
         for (int64_t oh = hs.lo; oh < hs.hi; ++oh) {
@@ -199,11 +199,10 @@ void col2im_scratch(const Conv2dShape& s, T* cols, T* x) {
       for (int64_t j = 0; j < s.KW; ++j) {
         T* row = cols + ((c * s.KH + i) * s.KW + j) * L;
         const Span ws = valid_span(OW, s.W, s.SW, s.PW, j * s.DW);
-        if (ws.lo > 0 || ws.hi < OW)
-          for (int64_t oh = hs.lo; oh < hs.hi; ++oh) {
-            std::fill(row + oh * OW, row + oh * OW + ws.lo, T(0));
-            std::fill(row + oh * OW + ws.hi, row + (oh + 1) * OW, T(0));
-          }
+        for (int64_t ow = 0; ow < ws.lo; ++ow)  // border columns, as in im2col
+          for (int64_t oh = hs.lo; oh < hs.hi; ++oh) row[oh * OW + ow] = T(0);
+        for (int64_t ow = ws.hi; ow < OW; ++ow)
+          for (int64_t oh = hs.lo; oh < hs.hi; ++oh) row[oh * OW + ow] = T(0);
         const int64_t delta = (i * s.DH - s.PH) * s.W + j * s.DW - s.PW;
         const int64_t d0 = std::max(hs.lo * OW, -delta), d1 = std::min(hs.hi * OW, plane - delta);
         T* dst = img + delta;
@@ -305,7 +304,14 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   const int64_t S = dw ? dw_slots(s.N, dw_size, sizeof(T)) : std::min<int64_t>(s.N, 16);
   // Slot 0 accumulates straight into dw; slots 1.. into partials added at the end.
   std::unique_ptr<T[]> partials = dw && S > 1 ? buffer<T>((S - 1) * dw_size) : nullptr;
-  auto slot = [&](int64_t k, T* cols, T* dcols, int threads) {
+  // dW's GEMM reads cols^T as its B operand: packing a transposed B gathers with a stride, so
+  // on the SIMD paths cols is transposed first in registers (16 x 16 blocks) and the GEMM packs
+  // contiguous rows: the dW GEMM got 1.6x faster on the cnn's conv2 (measured, AVX-512).
+  void (*transpose)(int64_t, int64_t, const float*, int64_t, float*, int64_t) = nullptr;
+  if (std::is_same_v<T, float> && isa() == Isa::avx512) transpose = avx512::transpose;
+  if (std::is_same_v<T, float> && isa() == Isa::avx2) transpose = avx2::transpose;
+  const int64_t K = G * Kg;
+  auto slot = [&](int64_t k, T* cols, T* cols_t, T* dcols, int threads) {
     const GemmConfig dw_cfg = gemm_config<T>(OCg, Kg, threads), dx_cfg = gemm_config<T>(Kg, L, threads);
     T* dwk = k == 0 ? dw : partials.get() + (k - 1) * dw_size;
     const int64_t n0 = s.N * k / S, n1 = s.N * (k + 1) / S;
@@ -316,9 +322,18 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
         if (!direct) im2col(s, xn, cols);
         const T* cn = direct ? xn : cols;
         const T beta = n == n0 ? T(0) : T(1);
-        for (int64_t g = 0; g < G; ++g)
-          gemm<T>(OCg, Kg, L, T(1), dyn + g * OCg * L, L, 1, cn + g * Kg * L, 1, L, beta,
-                  dwk + g * OCg * Kg, Kg, 1, Epilogue<T>{}, dw_cfg);
+        if constexpr (std::is_same_v<T, float>) {
+          if (transpose) {
+            transpose(K, L, cn, L, cols_t, K);  // cols^T: (L, K)
+            for (int64_t g = 0; g < G; ++g)
+              gemm<T>(OCg, Kg, L, T(1), dyn + g * OCg * L, L, 1, cols_t + g * Kg, K, 1, beta,
+                      dwk + g * OCg * Kg, Kg, 1, Epilogue<T>{}, dw_cfg);
+          }
+        }
+        if (!transpose)
+          for (int64_t g = 0; g < G; ++g)
+            gemm<T>(OCg, Kg, L, T(1), dyn + g * OCg * L, L, 1, cn + g * Kg * L, 1, L, beta,
+                    dwk + g * OCg * Kg, Kg, 1, Epilogue<T>{}, dw_cfg);
       }
       if (dx) {
         T* dxn = dx + n * in_img;
@@ -340,14 +355,16 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
 #pragma omp parallel num_threads(nt)
     {
       std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
+      std::unique_ptr<T[]> cols_t = buffer<T>(dw && transpose ? K * L : 0);
       std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), 1);
+      for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), cols_t.get(), dcols.get(), 1);
     }
   } else {
     std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
+    std::unique_ptr<T[]> cols_t = buffer<T>(dw && transpose ? K * L : 0);
     std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
-    for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), dcols.get(), 0);
+    for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), cols_t.get(), dcols.get(), 0);
   }
   if (dw && S > 1) {
     const T* p = partials.get();

@@ -103,7 +103,8 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
 //                   filters (m*KH*KW) of the transposed stencil (overwritten)
 //   backward_weight: dw (KH*KW) += correlation of one dy plane with one x plane
 // and the float max-pool plane kernel for s.SW == 1 or 2 and s.KW <= kDepthwiseMaxKW
-// (max_pool2d_forward's contract, one plane; argmax may be nullptr).
+// (max_pool2d_forward's contract, one plane; argmax may be nullptr), and a float transpose
+// dst[j*ldd + i] = src[i*lds + j] of a rows x cols matrix (cols -> cols^T for the dW GEMM).
 constexpr int64_t kDepthwiseMaxKW = 32;
 #define BSTACK_CONV_ISA_DECLS                                                                     \
   void depthwise_forward_planes(const Conv2dShape& s, int64_t m, const float* x, const float* w,  \
@@ -112,7 +113,9 @@ constexpr int64_t kDepthwiseMaxKW = 32;
                                       const float* w, float* dx);                                 \
   void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,     \
                                        float* dw);                                                \
-  void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);
+  void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);         \
+  void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,         \
+                 int64_t ldd);
 namespace avx2 {
 BSTACK_CONV_ISA_DECLS
 }
