@@ -118,7 +118,8 @@ void BM_Conv(benchmark::State& state, const Layer& l, bool train, bool old) {
     const auto mine = step(l, in, old, train), theirs = step(l, other, !old, train);
     for (size_t i = 0; i < mine.size(); ++i)
       if (max_rel_err(mine[i], theirs[i]) > 1e-3) {
-        state.SkipWithError(fmt::format("{}: result {} differs between old and new", l.name, i).c_str());
+        state.SkipWithError(
+            fmt::format("{}: result {} differs between old and new", l.name, i).c_str());
         kernels::set_num_threads(0);
         return;
       }
@@ -127,8 +128,8 @@ void BM_Conv(benchmark::State& state, const Layer& l, bool train, bool old) {
   if (l.OC) {
     const double fwd = 2.0 * kBatch * l.OC * l.HW * l.HW * l.C * 9;
     const double flops = train ? fwd * (l.input_grad ? 3 : 2) : fwd;
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GFLOP/s"] = benchmark::Counter(
+        flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
   }
   kernels::set_num_threads(0);
 }

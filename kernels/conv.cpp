@@ -280,7 +280,8 @@ void bias_backward(int64_t N, int64_t OC, int64_t L, const T* dy, T* dbias) {
 // machine only, so dW does not change with set_num_threads().
 int64_t dw_slots(int64_t N, int64_t dw_elems, int64_t elem_bytes) {
   const int64_t want = std::max<int64_t>(16, 2 * static_cast<int64_t>(max_threads()));
-  const int64_t fit = std::max<int64_t>(1, (int64_t{64} << 20) / std::max<int64_t>(1, dw_elems * elem_bytes));
+  const int64_t bytes = std::max<int64_t>(1, dw_elems * elem_bytes);
+  const int64_t fit = std::max<int64_t>(1, (int64_t{64} << 20) / bytes);
   return std::max<int64_t>(1, std::min({N, want, fit}));
 }
 
@@ -312,7 +313,8 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   if (std::is_same_v<T, float> && isa() == Isa::avx2) transpose = avx2::transpose;
   const int64_t K = G * Kg;
   auto slot = [&](int64_t k, T* cols, T* cols_t, T* dcols, int threads) {
-    const GemmConfig dw_cfg = gemm_config<T>(OCg, Kg, threads), dx_cfg = gemm_config<T>(Kg, L, threads);
+    const GemmConfig dw_cfg = gemm_config<T>(OCg, Kg, threads);
+    const GemmConfig dx_cfg = gemm_config<T>(Kg, L, threads);
     T* dwk = k == 0 ? dw : partials.get() + (k - 1) * dw_size;
     const int64_t n0 = s.N * k / S, n1 = s.N * (k + 1) / S;
     for (int64_t n = n0; n < n1; ++n) {
@@ -349,7 +351,8 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
     }
   };
   const int nt = num_threads();
-  const double flops = 2.0 * static_cast<double>(s.N) * s.OC * L * Kg * ((dx ? 1 : 0) + (dw ? 1 : 0));
+  const double flops =
+      2.0 * static_cast<double>(s.N) * s.OC * L * Kg * ((dx ? 1 : 0) + (dw ? 1 : 0));
   const int64_t cols_size = direct ? 0 : G * Kg * L;
   if (nt > 1 && S >= nt && flops >= kConvParallelFlops) {
 #pragma omp parallel num_threads(nt)
@@ -477,14 +480,14 @@ namespace {
 struct DepthwiseSimd {
   void (*forward)(const Conv2dShape&, int64_t, const float*, const float*, const float*, float*);
   void (*backward_input)(const Conv2dShape&, int64_t, const float*, const float*, float*);
-  void (*backward_weight)(const Conv2dShape&, const float*, const float*, float*);
+  void (*backward_weight)(const Conv2dShape&, int64_t, const float*, const float*, float*);
 };
 const DepthwiseSimd kDepthwiseAvx2 = {avx2::depthwise_forward_planes,
                                       avx2::depthwise_backward_input_plane,
-                                      avx2::depthwise_backward_weight_plane};
+                                      avx2::depthwise_backward_weight_planes};
 const DepthwiseSimd kDepthwiseAvx512 = {avx512::depthwise_forward_planes,
                                         avx512::depthwise_backward_input_plane,
-                                        avx512::depthwise_backward_weight_plane};
+                                        avx512::depthwise_backward_weight_planes};
 
 template <class T>
 const DepthwiseSimd* depthwise_simd(const Conv2dShape& s) {
@@ -546,24 +549,31 @@ void depthwise_conv2d_backward(const Conv2dShape& s, const T* x, const T* w, con
           depthwise_plane_backward_input(s, ws.data(), dyp + q * L, w + (c * m + q) * KK, dxp);
       }
     });
-  if (dw)
-    parallel_for(s.OC, s.N * L * KK, [&](int64_t o0, int64_t o1) {
-      for (int64_t o = o0; o < o1; ++o) {
-        T* dwk = dw + o * KK;
-        std::fill(dwk, dwk + KK, T(0));
+  // dw: one unit of work = up to 4 output channels of one input channel (they share its
+  // loads), each summed over the batch in image order.
+  if (dw) {
+    const int64_t qb = std::min<int64_t>(m, 4), blocks = (m + qb - 1) / qb;
+    parallel_for(s.C * blocks, s.N * qb * L * KK, [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t c = u / blocks, o0 = c * m + u % blocks * qb;
+        const int64_t q = std::min(qb, (c + 1) * m - o0);
+        T* dwk = dw + o0 * KK;
+        std::fill(dwk, dwk + q * KK, T(0));
         for (int64_t n = 0; n < s.N; ++n) {
-          const T* xp = x + (n * s.C + o / m) * plane;
-          const T* dyp = dy + (n * s.OC + o) * L;
+          const T* xp = x + (n * s.C + c) * plane;
+          const T* dyp = dy + (n * s.OC + o0) * L;
           if constexpr (std::is_same_v<T, float>) {
             if (simd) {
-              simd->backward_weight(s, xp, dyp, dwk);
+              simd->backward_weight(s, q, xp, dyp, dwk);
               continue;
             }
           }
-          depthwise_plane_backward_weight(s, ws.data(), xp, dyp, dwk);
+          for (int64_t k = 0; k < q; ++k)
+            depthwise_plane_backward_weight(s, ws.data(), xp, dyp + k * L, dwk + k * KK);
         }
       }
     });
+  }
 }
 
 // ---- the naive definition -----------------------------------------------------------------------

@@ -101,7 +101,8 @@ void avg_pool2d_backward(const Pool2dShape& s, const T* dy, T* dx);
 //                   (H, W) plane with the m filters w (m*KH*KW)
 //   backward_input: dx (H, W) = sum over the m dy planes (m*OH*OW, contiguous) and their m
 //                   filters (m*KH*KW) of the transposed stencil (overwritten)
-//   backward_weight: dw (KH*KW) += correlation of one dy plane with one x plane
+//   backward_weight: the m filters dw (m*KH*KW) += correlation of the m dy planes (m*OH*OW)
+//                   with one x plane
 // and the float max-pool plane kernel for s.SW == 1 or 2 and s.KW <= kDepthwiseMaxKW
 // (max_pool2d_forward's contract, one plane; argmax may be nullptr), and a float transpose
 // dst[j*ldd + i] = src[i*lds + j] of a rows x cols matrix (cols -> cols^T for the dW GEMM).
@@ -111,8 +112,8 @@ constexpr int64_t kDepthwiseMaxKW = 32;
                                 const float* b, float* y);                                        \
   void depthwise_backward_input_plane(const Conv2dShape& s, int64_t m, const float* dy,           \
                                       const float* w, float* dx);                                 \
-  void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,     \
-                                       float* dw);                                                \
+  void depthwise_backward_weight_planes(const Conv2dShape& s, int64_t m, const float* x,         \
+                                        const float* dy, float* dw);                              \
   void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* argmax);         \
   void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float* dst,         \
                  int64_t ldd);

@@ -121,7 +121,8 @@ void depthwise_forward_planes(const Conv2dShape& s, int64_t m, const float* x, c
       int64_t oh = 0;
       for (; oh + kRows <= OH; oh += kRows)
         forward_rows<kRows, kPlanes>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
-      for (; oh < OH; ++oh) forward_rows<1, kPlanes>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
+      for (; oh < OH; ++oh)
+        forward_rows<1, kPlanes>(s, oh, ow0, mj, use, out, x, wq, bq, y + q * L);
     }
     for (; q < m; ++q) {
       const float* wq = w + q * KK;
@@ -153,42 +154,67 @@ void depthwise_backward_input_plane(const Conv2dShape& s, int64_t m, const float
   }
 }
 
-void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,
-                                     float* dw) {
-  const int64_t OH = s.OH(), OW = s.OW();
+namespace {
+
+// dw_q[i, j] += sum over the plane of dy_q * shifted x, for Q output planes of one input plane:
+// each loaded x vector feeds Q independent accumulators. Q == 1 (no channel multiplier) keeps
+// four partial sums over the rows instead, to break the dependency chain.
+template <int Q>
+void weight_taps(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, KK = s.KH * s.KW;
   for (int64_t i = 0; i < s.KH; ++i) {
     // The output rows whose tap i reads a row of x: 0 <= oh*SH - PH + i*DH < H.
     const int64_t a = s.PH - i * s.DH, b = s.H + s.PH - i * s.DH;
     const int64_t lo = a <= 0 ? 0 : (a + s.SH - 1) / s.SH;
     const int64_t hi_raw = b <= 0 ? 0 : (b + s.SH - 1) / s.SH;
     const int64_t hi = hi_raw < OH ? hi_raw : OH;
+    const int64_t xstep = s.SH * s.W;
     for (int64_t j = 0; j < s.KW; ++j) {
       const int64_t off = j * s.DW - s.PW;
-      __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      __m256 acc[Q > 1 ? Q : 4];
+      for (int q = 0; q < (Q > 1 ? Q : 4); ++q) acc[q] = _mm256_setzero_ps();
       for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
-        const __m256i mk = _mm256_and_si256(range_mask(ow0, -off, s.W - off), range_mask(ow0, 0, OW));
+        const __m256i mk =
+            _mm256_and_si256(range_mask(ow0, -off, s.W - off), range_mask(ow0, 0, OW));
         if (!any(mk)) continue;
-        const float* d = dy + ow0;
         const float* xs = x + (i * s.DH - s.PH) * s.W + ow0 + off;  // row oh*SH of this
-        const int64_t dstep = OW, xstep = s.SH * s.W;
-        int64_t oh = lo;
-        for (; oh + 4 <= hi; oh += 4) {
-          a0 = _mm256_fmadd_ps(_mm256_maskload_ps(d + oh * dstep, mk),
-                               _mm256_maskload_ps(xs + oh * xstep, mk), a0);
-          a1 = _mm256_fmadd_ps(_mm256_maskload_ps(d + (oh + 1) * dstep, mk),
-                               _mm256_maskload_ps(xs + (oh + 1) * xstep, mk), a1);
-          a2 = _mm256_fmadd_ps(_mm256_maskload_ps(d + (oh + 2) * dstep, mk),
-                               _mm256_maskload_ps(xs + (oh + 2) * xstep, mk), a2);
-          a3 = _mm256_fmadd_ps(_mm256_maskload_ps(d + (oh + 3) * dstep, mk),
-                               _mm256_maskload_ps(xs + (oh + 3) * xstep, mk), a3);
+        const float* d = dy + ow0;
+        if (Q > 1) {
+          for (int64_t oh = lo; oh < hi; ++oh) {
+            const __m256 xv = _mm256_maskload_ps(xs + oh * xstep, mk);
+            for (int q = 0; q < Q; ++q)
+              acc[q] = _mm256_fmadd_ps(_mm256_maskload_ps(d + q * L + oh * OW, mk), xv, acc[q]);
+          }
+        } else {
+          int64_t oh = lo;
+          for (; oh + 4 <= hi; oh += 4)
+            for (int r = 0; r < 4; ++r)
+              acc[r] = _mm256_fmadd_ps(_mm256_maskload_ps(d + (oh + r) * OW, mk),
+                                       _mm256_maskload_ps(xs + (oh + r) * xstep, mk), acc[r]);
+          for (; oh < hi; ++oh)
+            acc[0] = _mm256_fmadd_ps(_mm256_maskload_ps(d + oh * OW, mk),
+                                     _mm256_maskload_ps(xs + oh * xstep, mk), acc[0]);
         }
-        for (; oh < hi; ++oh)
-          a0 = _mm256_fmadd_ps(_mm256_maskload_ps(d + oh * dstep, mk),
-                               _mm256_maskload_ps(xs + oh * xstep, mk), a0);
       }
-      dw[i * s.KW + j] += reduce_add(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+      if (Q > 1) {
+        for (int q = 0; q < Q; ++q) dw[q * KK + i * s.KW + j] += reduce_add(acc[q]);
+      } else {
+        const __m256 sum =
+            _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+        dw[i * s.KW + j] += reduce_add(sum);
+      }
     }
   }
+}
+
+}  // namespace
+
+void depthwise_backward_weight_planes(const Conv2dShape& s, int64_t m, const float* x,
+                                      const float* dy, float* dw) {
+  const int64_t L = s.OH() * s.OW(), KK = s.KH * s.KW;
+  int64_t q = 0;
+  for (; q + 4 <= m; q += 4) weight_taps<4>(s, x, dy + q * L, dw + q * KK);
+  for (; q < m; ++q) weight_taps<1>(s, x, dy + q * L, dw + q * KK);
 }
 
 // Max pooling, 8 outputs per vector: the AVX-512 file's loop (read its comment); for stride 2
@@ -205,7 +231,8 @@ void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* arg
       mlo[j] = range_mask(c, 0, s.W);
       mhi[j] = range_mask(c + V, 0, s.W);
     }
-    const __m256i col0 = _mm256_add_epi32(lane_sw, _mm256_set1_epi32(static_cast<int32_t>(SW * ow0)));
+    const __m256i col0 =
+        _mm256_add_epi32(lane_sw, _mm256_set1_epi32(static_cast<int32_t>(SW * ow0)));
     for (int64_t oh = 0; oh < OH; ++oh) {
       __m256 v = _mm256_setzero_ps();
       __m256i idx = _mm256_setzero_si256();
@@ -221,7 +248,8 @@ void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* arg
             const __m256 lo = _mm256_maskload_ps(xr + j, mlo[j]);
             const __m256 hi = _mm256_maskload_ps(xr + j + V, mhi[j]);
             const __m256 ev = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-            u = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+            u = _mm256_castpd_ps(
+                _mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
           }
           const __m256i cand = _mm256_add_epi32(rowv, _mm256_set1_epi32(static_cast<int32_t>(j)));
           // take = !(u <= v) && !isnan(v): u > v, or u NaN while v is not.
@@ -261,7 +289,8 @@ void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
       }
       for (int c = 0; c < 4; ++c) {
         _mm256_storeu_ps(dst + (j0 + c) * ldd + i0, _mm256_permute2f128_ps(u[c], u[4 + c], 0x20));
-        _mm256_storeu_ps(dst + (j0 + 4 + c) * ldd + i0, _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
+        _mm256_storeu_ps(dst + (j0 + 4 + c) * ldd + i0,
+                         _mm256_permute2f128_ps(u[c], u[4 + c], 0x31));
       }
     }
   for (int64_t i = 0; i < rows; ++i)

@@ -144,48 +144,72 @@ void depthwise_backward_input_plane(const Conv2dShape& s, int64_t m, const float
       mj[j] = range_mask(c0, -off, OW - off) & out;
     }
     int64_t h = 0;
-    for (; h + kRows <= s.H; h += kRows) backward_input_rows<kRows>(s, m, h, c0, mj, out, dy, w, dx);
+    for (; h + kRows <= s.H; h += kRows)
+      backward_input_rows<kRows>(s, m, h, c0, mj, out, dy, w, dx);
     for (; h < s.H; ++h) backward_input_rows<1>(s, m, h, c0, mj, out, dy, w, dx);
   }
 }
 
-// dw[i, j] += sum over the plane of dy * shifted x; four partial sums break the dependency chain.
-void depthwise_backward_weight_plane(const Conv2dShape& s, const float* x, const float* dy,
-                                     float* dw) {
-  const int64_t OH = s.OH(), OW = s.OW();
+namespace {
+
+// dw_q[i, j] += sum over the plane of dy_q * shifted x, for Q output planes of one input plane:
+// each loaded x vector feeds Q independent accumulators. Q == 1 (no channel multiplier) keeps
+// four partial sums over the rows instead, to break the dependency chain.
+template <int Q>
+void weight_taps(const Conv2dShape& s, const float* x, const float* dy, float* dw) {
+  const int64_t OH = s.OH(), OW = s.OW(), L = OH * OW, KK = s.KH * s.KW;
   for (int64_t i = 0; i < s.KH; ++i) {
     // The output rows whose tap i reads a row of x: 0 <= oh*SH - PH + i*DH < H.
     const int64_t a = s.PH - i * s.DH, b = s.H + s.PH - i * s.DH;
     const int64_t lo = a <= 0 ? 0 : (a + s.SH - 1) / s.SH;
     const int64_t hi_raw = b <= 0 ? 0 : (b + s.SH - 1) / s.SH;
     const int64_t hi = hi_raw < OH ? hi_raw : OH;
+    const int64_t xstep = s.SH * s.W;
     for (int64_t j = 0; j < s.KW; ++j) {
       const int64_t off = j * s.DW - s.PW;
-      __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+      __m512 acc[Q > 1 ? Q : 4];
+      for (int q = 0; q < (Q > 1 ? Q : 4); ++q) acc[q] = _mm512_setzero_ps();
       for (int64_t ow0 = 0; ow0 < OW; ow0 += V) {
         const __mmask16 mk = range_mask(ow0, -off, s.W - off) & range_mask(ow0, 0, OW);
         if (!mk) continue;
-        const float* d = dy + ow0;
         const float* xs = x + (i * s.DH - s.PH) * s.W + ow0 + off;  // row oh*SH of this
-        const int64_t dstep = OW, xstep = s.SH * s.W;
-        int64_t oh = lo;
-        for (; oh + 4 <= hi; oh += 4) {
-          a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + oh * dstep),
-                               _mm512_maskz_loadu_ps(mk, xs + oh * xstep), a0);
-          a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 1) * dstep),
-                               _mm512_maskz_loadu_ps(mk, xs + (oh + 1) * xstep), a1);
-          a2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 2) * dstep),
-                               _mm512_maskz_loadu_ps(mk, xs + (oh + 2) * xstep), a2);
-          a3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + 3) * dstep),
-                               _mm512_maskz_loadu_ps(mk, xs + (oh + 3) * xstep), a3);
+        const float* d = dy + ow0;
+        if (Q > 1) {
+          for (int64_t oh = lo; oh < hi; ++oh) {
+            const __m512 xv = _mm512_maskz_loadu_ps(mk, xs + oh * xstep);
+            for (int q = 0; q < Q; ++q)
+              acc[q] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + q * L + oh * OW), xv, acc[q]);
+          }
+        } else {
+          int64_t oh = lo;
+          for (; oh + 4 <= hi; oh += 4)
+            for (int r = 0; r < 4; ++r)
+              acc[r] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + (oh + r) * OW),
+                                       _mm512_maskz_loadu_ps(mk, xs + (oh + r) * xstep), acc[r]);
+          for (; oh < hi; ++oh)
+            acc[0] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + oh * OW),
+                                     _mm512_maskz_loadu_ps(mk, xs + oh * xstep), acc[0]);
         }
-        for (; oh < hi; ++oh)
-          a0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, d + oh * dstep),
-                               _mm512_maskz_loadu_ps(mk, xs + oh * xstep), a0);
       }
-      dw[i * s.KW + j] += _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+      if (Q > 1) {
+        for (int q = 0; q < Q; ++q) dw[q * KK + i * s.KW + j] += _mm512_reduce_add_ps(acc[q]);
+      } else {
+        const __m512 sum =
+            _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3]));
+        dw[i * s.KW + j] += _mm512_reduce_add_ps(sum);
+      }
     }
   }
+}
+
+}  // namespace
+
+void depthwise_backward_weight_planes(const Conv2dShape& s, int64_t m, const float* x,
+                                      const float* dy, float* dw) {
+  const int64_t L = s.OH() * s.OW(), KK = s.KH * s.KW;
+  int64_t q = 0;
+  for (; q + 4 <= m; q += 4) weight_taps<4>(s, x, dy + q * L, dw + q * KK);
+  for (; q < m; ++q) weight_taps<1>(s, x, dy + q * L, dw + q * KK);
 }
 
 // Max pooling, 16 outputs per vector. Stride 1: tap j of the window is the row loaded at column
@@ -205,7 +229,8 @@ void max_pool_plane(const Pool2dShape& s, const float* x, float* y, int32_t* arg
       mlo[j] = range_mask(c, 0, s.W);
       mhi[j] = range_mask(c + V, 0, s.W);
     }
-    const __m512i col0 = _mm512_add_epi32(lane_sw, _mm512_set1_epi32(static_cast<int32_t>(SW * ow0)));
+    const __m512i col0 =
+        _mm512_add_epi32(lane_sw, _mm512_set1_epi32(static_cast<int32_t>(SW * ow0)));
     for (int64_t oh = 0; oh < OH; ++oh) {
       __m512 v = _mm512_setzero_ps();
       __m512i idx = _mm512_setzero_si512();
@@ -259,7 +284,8 @@ void transpose(int64_t rows, int64_t cols, const float* src, int64_t lds, float*
         u[g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
         u[g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
       }
-      for (int c = 0; c < 4; ++c) {  // column 4L + c = lanes L of u[c], u[4 + c], u[8 + c], u[12 + c]
+      // Column 4L + c of the block = lanes L of u[c], u[4 + c], u[8 + c], u[12 + c].
+      for (int c = 0; c < 4; ++c) {
         const __m512 x0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44);
         const __m512 x1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE);
         const __m512 y0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);

@@ -54,6 +54,47 @@ T* ptr(const Tensor& t) {
 
 }  // namespace
 
+namespace {
+
+// What conv2d's backward needs: the shape, x (for dW) and w (for dx) when those are wanted.
+struct Conv2dSaved {
+  kernels::Conv2dShape s;
+  Tensor x, w;  // detached, contiguous; undefined when not needed
+  bool need_x, need_w, need_b, has_b;
+  double outputs, macs;  // N*OC*OH*OW and outputs * C/groups*KH*KW, for the profiler
+};
+
+double bytes_of(const Tensor& t) {
+  return t.defined() ? static_cast<double>(t.numel()) * dtype_size(t.dtype()) : 0.0;
+}
+
+std::vector<Tensor> conv2d_grads(const Conv2dSaved& c, const Tensor& gy) {
+  const kernels::Conv2dShape& s = c.s;
+  const Tensor gyc = gy.contiguous();
+  detail::OpTimer timer("conv2d_backward", {&gyc});
+  Tensor gx = c.need_x ? empty({s.N, s.C, s.H, s.W}, gy.dtype()) : Tensor();
+  Tensor gw = c.need_w ? empty({s.OC, s.C / s.groups, s.KH, s.KW}, gy.dtype()) : Tensor();
+  Tensor gb = c.need_b ? empty({s.OC}, gy.dtype()) : Tensor();
+  visit_floating(gy.dtype(), "conv2d_backward", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    kernels::conv2d_backward<T>(s, ptr<T>(c.x), ptr<T>(c.w), ptr<T>(gyc), ptr<T>(gx), ptr<T>(gw),
+                                ptr<T>(gb));
+  });
+  // FLOPs: 2 per multiply-add of dx and of dW, 1 per dY element summed into dbias.
+  const double flops =
+      2 * c.macs * ((c.need_x ? 1 : 0) + (c.need_w ? 1 : 0)) + (c.need_b ? c.outputs : 0);
+  // Bytes: dY, the saved x and w read once, every gradient written once.
+  const Tensor& out = gx.defined() ? gx : gw.defined() ? gw : gb.defined() ? gb : gyc;
+  timer.done(out, flops,
+             bytes_of(c.x) + bytes_of(c.w) + bytes_of(gx) + bytes_of(gw) + bytes_of(gb) -
+                 bytes_of(out));
+  std::vector<Tensor> grads = {gx, gw};
+  if (c.has_b) grads.push_back(gb);
+  return grads;
+}
+
+}  // namespace
+
 Shape conv2d_output_hw(const Shape& x, int64_t kh, int64_t kw, const Conv2dArgs& a) {
   const Geometry g = geometry("conv2d", x, a, kh, kw);
   return {g.OH, g.OW};
@@ -113,8 +154,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
   const kernels::Conv2dShape s = conv_shape(g, OC, G);
   const Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   const Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
-  detail::OpTimer timer = b.defined() ? detail::OpTimer("conv2d", {&x, &w, &b})
-                                      : detail::OpTimer("conv2d", {&x, &w});
+  detail::OpTimer timer =
+      b.defined() ? detail::OpTimer("conv2d", {&x, &w, &b}) : detail::OpTimer("conv2d", {&x, &w});
   Tensor y = empty({g.N, OC, g.OH, g.OW}, x.dtype());
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -127,34 +168,14 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dArg
   timer.done(y, 2 * macs + (b.defined() ? outputs : 0));
 
   // Saved for the backward only what it reads: x for dW, w for dx.
-  const bool need_x = x.requires_grad(), need_w = w.requires_grad();
-  const bool need_b = b.defined() && b.requires_grad();
+  Conv2dSaved saved{s, Tensor(), Tensor(), x.requires_grad(), w.requires_grad(),
+                    b.defined() && b.requires_grad(), b.defined(), outputs, macs};
+  if (saved.need_w) saved.x = xc;
+  if (saved.need_x) saved.w = wc;
   std::vector<Tensor> inputs = {x, w};
   if (b.defined()) inputs.push_back(b);
   return record(y, "conv2d", std::move(inputs),
-                [s, xs = need_w ? xc : Tensor(), ws = need_x ? wc : Tensor(), need_x, need_w,
-                 need_b, has_b = b.defined(), outputs, macs](const Tensor& gy) {
-                  const Tensor gyc = gy.contiguous();
-                  detail::OpTimer timer("conv2d_backward", {&gyc});
-                  Tensor gx = need_x ? empty({s.N, s.C, s.H, s.W}, gy.dtype()) : Tensor();
-                  Tensor gw = need_w ? empty({s.OC, s.C / s.groups, s.KH, s.KW}, gy.dtype())
-                                     : Tensor();
-                  Tensor gb = need_b ? empty({s.OC}, gy.dtype()) : Tensor();
-                  visit_floating(gy.dtype(), "conv2d_backward", [&](auto tag) {
-                    using T = typename decltype(tag)::type;
-                    kernels::conv2d_backward<T>(s, ptr<T>(xs), ptr<T>(ws), ptr<T>(gyc),
-                                                ptr<T>(gx), ptr<T>(gw), ptr<T>(gb));
-                  });
-                  timer.done(need_x ? gx : need_w ? gw : gb.defined() ? gb : gyc,
-                             2 * macs * ((need_x ? 1 : 0) + (need_w ? 1 : 0)) +
-                                 (need_b ? outputs : 0),
-                             static_cast<double>(xs.defined() ? xs.numel() * dtype_size(xs.dtype()) : 0) +
-                                 static_cast<double>(ws.defined() ? ws.numel() * dtype_size(ws.dtype())
-                                                                  : 0));
-                  std::vector<Tensor> grads = {gx, gw};
-                  if (has_b) grads.push_back(gb);
-                  return grads;
-                });
+                [saved](const Tensor& gy) { return conv2d_grads(saved, gy); });
 }
 
 namespace {
@@ -203,8 +224,9 @@ Tensor max_pool2d(const Tensor& x, int64_t k, int64_t stride) {
 
 Tensor avg_pool2d(const Tensor& x, int64_t k, int64_t stride) {
   const kernels::Pool2dShape s = pool_shape("avg_pool2d", x, k, stride);
-  BSTACK_CHECK(is_floating(x.dtype()), "avg_pool2d: needs a floating-point tensor (f32 or f64), "
-               "got {}", dtype_name(x.dtype()));
+  BSTACK_CHECK(is_floating(x.dtype()),
+               "avg_pool2d: needs a floating-point tensor (f32 or f64), got {}",
+               dtype_name(x.dtype()));
   const Tensor xc = x.detach().contiguous();
   detail::OpTimer timer("avg_pool2d", {&x});
   Tensor y = empty({x.size(0), x.size(1), s.OH(), s.OW()}, x.dtype());

@@ -45,11 +45,11 @@ double dot(const std::vector<double>& a, const std::vector<double>& b) {
 
 std::string describe(const Conv2dShape& s) {
   return "x[" + std::to_string(s.N) + "," + std::to_string(s.C) + "," + std::to_string(s.H) + "," +
-         std::to_string(s.W) + "] w[" + std::to_string(s.OC) + "," + std::to_string(s.C / s.groups) +
-         "," + std::to_string(s.KH) + "," + std::to_string(s.KW) + "] stride " +
-         std::to_string(s.SH) + "x" + std::to_string(s.SW) + " pad " + std::to_string(s.PH) + "x" +
-         std::to_string(s.PW) + " dil " + std::to_string(s.DH) + "x" + std::to_string(s.DW) +
-         " groups " + std::to_string(s.groups) + " isa " + isa_name(isa());
+         std::to_string(s.W) + "] w[" + std::to_string(s.OC) + "," +
+         std::to_string(s.C / s.groups) + "," + std::to_string(s.KH) + "," + std::to_string(s.KW) +
+         "] stride " + std::to_string(s.SH) + "x" + std::to_string(s.SW) + " pad " +
+         std::to_string(s.PH) + "x" + std::to_string(s.PW) + " dil " + std::to_string(s.DH) + "x" +
+         std::to_string(s.DW) + " groups " + std::to_string(s.groups) + " isa " + isa_name(isa());
 }
 
 // |got - want| <= eps * 4 (len + 1) (1 + |want|): rounding of a sum of `len` products of values
@@ -287,7 +287,8 @@ TEST(Conv, Im2colAndCol2imAreAdjoint) {
           for (int64_t oh = 0; oh < s.OH(); ++oh)
             for (int64_t ow = 0; ow < s.OW(); ++ow) {
               const int64_t h = oh * s.SH - s.PH + i * s.DH, w = ow * s.SW - s.PW + j * s.DW;
-              const double want = h < 0 || h >= s.H || w < 0 || w >= s.W ? 0.0 : x[(c0 * s.H + h) * s.W + w];
+              const double want =
+                  h < 0 || h >= s.H || w < 0 || w >= s.W ? 0.0 : x[(c0 * s.H + h) * s.W + w];
               ASSERT_EQ(cols[((c0 * s.KH + i) * s.KW + j) * L + oh * s.OW() + ow], want)
                   << describe(s) << " c=" << c0 << " i=" << i << " j=" << j << " oh=" << oh
                   << " ow=" << ow;
@@ -329,7 +330,8 @@ void check_max_pool(const Pool2dShape& s) {
         T best = x[p * plane + oh * s.SH * s.W + ow * s.SW];
         int32_t first = -1;
         for (int64_t i = 0; i < s.KH; ++i)
-          for (int64_t j = 0; j < s.KW; ++j) best = std::max(best, x[p * plane + (oh * s.SH + i) * s.W + ow * s.SW + j]);
+          for (int64_t j = 0; j < s.KW; ++j)
+            best = std::max(best, x[p * plane + (oh * s.SH + i) * s.W + ow * s.SW + j]);
         for (int64_t i = 0; i < s.KH && first < 0; ++i)
           for (int64_t j = 0; j < s.KW && first < 0; ++j) {
             const int64_t idx = (oh * s.SH + i) * s.W + ow * s.SW + j;
