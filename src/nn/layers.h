@@ -55,11 +55,14 @@ struct Conv2dOptions {
   BSTACK_OPTION(bool, bias) = true;
 };
 
-// x (N, in, H, W) -> (N, out, OH, OW); W (out, in/groups, k, k). groups == in == out is
-// depthwise.
+// x (N, in, H, W) -> (N, out, OH, OW); W (out, in/groups, k, k). groups == in with out a
+// multiple of in (a channel multiplier) is a depthwise convolution, which conv2d runs with its
+// direct kernel instead of im2col + GEMM.
 class Conv2d : public Module {
  public:
   Conv2d(const Conv2dOptions& o, Generator& gen);
+  Conv2d(int64_t in, int64_t out, int64_t k, Generator& gen, int64_t groups = 1)
+      : Conv2d(Conv2dOptions(in, out, k).groups(groups), gen) {}
   Tensor forward(const Tensor& x) override;
   std::string repr() const override;
   Tensor weight, bias;
