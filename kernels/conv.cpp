@@ -22,9 +22,13 @@
 // Depthwise (groups == C): a direct stencil per output plane (see depthwise_* below).
 #include "kernels/conv.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <type_traits>
 #include <vector>
 
@@ -68,14 +72,47 @@ Span valid_span(int64_t out, int64_t in, int64_t stride, int64_t pad, int64_t of
   return {lo, hi};
 }
 
+int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
 bool is_pointwise(const Conv2dShape& s) {
   return s.KH == 1 && s.KW == 1 && s.SH == 1 && s.SW == 1 && s.PH == 0 && s.PW == 0;
 }
 
-template <class T>
-std::unique_ptr<T[]> buffer(int64_t n) {
-  return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
-}
+// Per-thread scratch that outlives the call (as gemm.cpp's packing buffers): the im2col
+// buffers and dW partials are allocated once per thread, not once per call. glibc serves blocks
+// over 128 KiB with fresh mmap pages, and first-touching those on every call cost up to half
+// of a conv's time at 2 threads (measured in a VM with slow page faults). Blocks above
+// kKeepBytes are only borrowed for the call. Returns nullptr when out of memory: callers
+// inside an OpenMP region must not throw, so they report it and throw after the region.
+constexpr int64_t kKeepBytes = int64_t{64} << 20;
+
+class Scratch {
+ public:
+  // slot 0: im2col buffers, slot 1: dW partials (both may be in use at once).
+  template <class T>
+  T* get(int slot, int64_t count) {
+    const int64_t need = round_up(std::max<int64_t>(count, 1) * static_cast<int64_t>(sizeof(T)), 4096);
+    Block& b = need > kKeepBytes ? temp_[slot] : kept()[slot];
+    if (b.bytes < need) {
+      std::free(b.p);
+      b.p = std::aligned_alloc(64, static_cast<size_t>(need));
+      b.bytes = b.p ? need : 0;
+    }
+    return static_cast<T*>(b.p);
+  }
+
+ private:
+  struct Block {
+    void* p = nullptr;
+    int64_t bytes = 0;
+    ~Block() { std::free(p); }
+  };
+  static Block* kept() {
+    thread_local Block blocks[2];
+    return blocks;
+  }
+  Block temp_[2];  // freed when the Scratch (one per call and thread) goes
+};
 
 // Work (FLOPs) below which the whole convolution runs on one thread.
 constexpr double kConvParallelFlops = 1 << 20;
@@ -241,18 +278,26 @@ void conv2d_forward(const Conv2dShape& s, const T* x, const T* w, const T* bias,
   };
   const int nt = num_threads();
   const double flops = 2.0 * static_cast<double>(s.N) * s.OC * L * Kg;
-  const int64_t cols_size = direct ? 0 : G * Kg * L;
-  if (nt > 1 && s.N >= nt && flops >= kConvParallelFlops) {
-#pragma omp parallel num_threads(nt)
+  const int teams = nt > 1 && s.N >= nt && flops >= kConvParallelFlops ? nt : 1;
+  const int64_t per = direct ? 0 : G * Kg * L;
+  bool failed = false;
+  if (teams > 1) {
+#pragma omp parallel num_threads(teams) reduction(|| : failed)
     {
-      std::unique_ptr<T[]> cols = buffer<T>(cols_size);
+      Scratch scratch;
+      T* cols = per ? scratch.get<T>(0, per) : nullptr;
+      failed = per && !cols;
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), 1);
+      for (int64_t n = 0; n < s.N; ++n)
+        if (!failed) image(n, cols, 1);
     }
   } else {
-    std::unique_ptr<T[]> cols = buffer<T>(cols_size);
-    for (int64_t n = 0; n < s.N; ++n) image(n, cols.get(), 0);
+    Scratch scratch;
+    T* cols = per ? scratch.get<T>(0, per) : nullptr;
+    failed = per && !cols;
+    for (int64_t n = 0; n < s.N && !failed; ++n) image(n, cols, 0);
   }
+  if (failed) throw std::bad_alloc();
 }
 
 namespace {
@@ -304,7 +349,9 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   const bool direct = is_pointwise(s);
   const int64_t S = dw ? dw_slots(s.N, dw_size, sizeof(T)) : std::min<int64_t>(s.N, 16);
   // Slot 0 accumulates straight into dw; slots 1.. into partials added at the end.
-  std::unique_ptr<T[]> partials = dw && S > 1 ? buffer<T>((S - 1) * dw_size) : nullptr;
+  Scratch caller;
+  T* partials = dw && S > 1 ? caller.get<T>(1, (S - 1) * dw_size) : nullptr;
+  if (dw && S > 1 && !partials) throw std::bad_alloc();
   // dW's GEMM reads cols^T as its B operand: packing a transposed B gathers with a stride, so
   // on the SIMD paths cols is transposed first in registers (16 x 16 blocks) and the GEMM packs
   // contiguous rows: the dW GEMM got 1.6x faster on the cnn's conv2 (measured, AVX-512).
@@ -315,7 +362,7 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   auto slot = [&](int64_t k, T* cols, T* cols_t, T* dcols, int threads) {
     const GemmConfig dw_cfg = gemm_config<T>(OCg, Kg, threads);
     const GemmConfig dx_cfg = gemm_config<T>(Kg, L, threads);
-    T* dwk = k == 0 ? dw : partials.get() + (k - 1) * dw_size;
+    T* dwk = k == 0 ? dw : partials + (k - 1) * dw_size;
     const int64_t n0 = s.N * k / S, n1 = s.N * (k + 1) / S;
     for (int64_t n = n0; n < n1; ++n) {
       const T* xn = x + n * in_img;
@@ -353,24 +400,40 @@ void conv2d_backward(const Conv2dShape& s, const T* x, const T* w, const T* dy, 
   const int nt = num_threads();
   const double flops =
       2.0 * static_cast<double>(s.N) * s.OC * L * Kg * ((dx ? 1 : 0) + (dw ? 1 : 0));
-  const int64_t cols_size = direct ? 0 : G * Kg * L;
-  if (nt > 1 && S >= nt && flops >= kConvParallelFlops) {
-#pragma omp parallel num_threads(nt)
-    {
-      std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
-      std::unique_ptr<T[]> cols_t = buffer<T>(dw && transpose ? K * L : 0);
-      std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
+  // Per-thread scratch: cols, cols^T, dcols.
+  const int teams = nt > 1 && S >= nt && flops >= kConvParallelFlops ? nt : 1;
+  const int64_t cols_size = direct || !dw ? 0 : round_up(G * Kg * L, 16);
+  const int64_t cols_t_size = dw && transpose ? round_up(K * L, 16) : 0;
+  const int64_t dcols_size = direct || !dx ? 0 : round_up(G * Kg * L, 16);
+  const int64_t per = cols_size + cols_t_size + dcols_size;
+  bool failed = false;
+  // Every thread of the team reaches the worksharing loop, even one whose scratch failed.
+  auto run_slots = [&](Scratch& scratch, bool parallel) -> bool {
+    T* base = per ? scratch.get<T>(0, per) : nullptr;
+    const bool ok = !per || base;
+    auto one = [&](int64_t k) {
+      if (ok) slot(k, base, base + cols_size, base + cols_size + cols_t_size, parallel ? 1 : 0);
+    };
+    if (parallel) {
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), cols_t.get(), dcols.get(), 1);
+      for (int64_t k = 0; k < S; ++k) one(k);
+    } else {
+      for (int64_t k = 0; k < S; ++k) one(k);
+    }
+    return ok;
+  };
+  if (teams > 1) {
+#pragma omp parallel num_threads(teams) reduction(|| : failed)
+    {
+      Scratch scratch;
+      failed = !run_slots(scratch, true);
     }
   } else {
-    std::unique_ptr<T[]> cols = buffer<T>(dw ? cols_size : 0);
-    std::unique_ptr<T[]> cols_t = buffer<T>(dw && transpose ? K * L : 0);
-    std::unique_ptr<T[]> dcols = buffer<T>(dx ? cols_size : 0);
-    for (int64_t k = 0; k < S; ++k) slot(k, cols.get(), cols_t.get(), dcols.get(), 0);
+    failed = !run_slots(caller, false);
   }
+  if (failed) throw std::bad_alloc();
   if (dw && S > 1) {
-    const T* p = partials.get();
+    const T* p = partials;
     parallel_for(dw_size, S, [&](int64_t e0, int64_t e1) {
       for (int64_t k = 1; k < S; ++k) {
         const T* src = p + (k - 1) * dw_size;
