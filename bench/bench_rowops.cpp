@@ -42,7 +42,8 @@ void timed(benchmark::State& state, int64_t threads, double bytes, F&& fn) {
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
     fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   state.counters["best_us"] = best * 1e6;
   state.counters["GB/s"] = bytes / best / 1e9;
@@ -107,13 +108,14 @@ void BM_RowOps_LayerNormFwdBwd(benchmark::State& state, bool use_new) {
     const Tensor a = layer_norm(x, w, b, 1e-5).detach(), r = composite().detach();
     check_close(state, a.data<float>(), r.data<float>(), rows * n, 1e-4);
   }
-  timed(state, state.range(2), 4.0 * 4 * rows * n, [&] {  // x, y forward; x, dy, dx backward (at least)
-    Tensor y = use_new ? layer_norm(x, w, b, 1e-5) : composite();
-    y.backward(dy);
-    x.zero_grad();
-    w.zero_grad();
-    b.zero_grad();
-  });
+  timed(state, state.range(2), 4.0 * 4 * rows * n,
+        [&] {  // x, y forward; x, dy, dx backward (at least)
+          Tensor y = use_new ? layer_norm(x, w, b, 1e-5) : composite();
+          y.backward(dy);
+          x.zero_grad();
+          w.zero_grad();
+          b.zero_grad();
+        });
 }
 
 // ---- cross-entropy (rows, classes), forward + backward ----------------------------------------
@@ -145,14 +147,14 @@ void add_old(const Tensor& a, const Tensor& b, Tensor& out) {
   float* po = out.data<float>();
   const float* pa = a.data<float>();
   const float* pb = b.data<float>();
-  detail::for_each_strided<3>(shape, {&so, &sa, &sb},
-                              [&](const std::array<int64_t, 3>& off, int64_t n,
-                                  const std::array<int64_t, 3>& inc) {
-                                float* o = po + off[0];
-                                const float* x = pa + off[1];
-                                const float* y = pb + off[2];
-                                for (int64_t k = 0; k < n; ++k) o[k * inc[0]] = x[k * inc[1]] + y[k * inc[2]];
-                              });
+  detail::for_each_strided<3>(
+      shape, {&so, &sa, &sb},
+      [&](const std::array<int64_t, 3>& off, int64_t n, const std::array<int64_t, 3>& inc) {
+        float* o = po + off[0];
+        const float* x = pa + off[1];
+        const float* y = pb + off[2];
+        for (int64_t k = 0; k < n; ++k) o[k * inc[0]] = x[k * inc[1]] + y[k * inc[2]];
+      });
 }
 
 // range(0) rows, range(1) cols; the second operand is (cols) when range(2) is 1 (bias add).
@@ -220,15 +222,15 @@ void BM_Eltwise_Gelu(benchmark::State& state, bool use_new) {
     const Shape so = o.strides(), sx = x.strides();
     float* po = o.data<float>();
     const float* px = x.data<float>();
-    detail::for_each_strided<2>(x.shape(), {&so, &sx},
-                                [&](const std::array<int64_t, 2>& off, int64_t m,
-                                    const std::array<int64_t, 2>& inc) {
-                                  for (int64_t k = 0; k < m; ++k) {
-                                    const float v = px[off[1] + k * inc[1]];
-                                    po[off[0] + k * inc[0]] = static_cast<float>(
-                                        0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
-                                  }
-                                });
+    detail::for_each_strided<2>(
+        x.shape(), {&so, &sx},
+        [&](const std::array<int64_t, 2>& off, int64_t m, const std::array<int64_t, 2>& inc) {
+          for (int64_t k = 0; k < m; ++k) {
+            const float v = px[off[1] + k * inc[1]];
+            po[off[0] + k * inc[0]] = static_cast<float>(
+                0.5 * v * (1 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v))));
+          }
+        });
   };
   run_old(ref);
   kernels::gelu_forward<float>(n, x.data<float>(), out.data<float>());
@@ -283,18 +285,27 @@ int main(int argc, char** argv) {
     };
     // Args: shape..., threads (last).
     reg("RowOps_Softmax", BM_RowOps_Softmax)->Args({512, 1000, 1})->Args({512, 1000, 2});
-    reg("RowOps_LayerNormFwdBwd", BM_RowOps_LayerNormFwdBwd)->Args({512, 768, 1})->Args({512, 768, 2});
+    reg("RowOps_LayerNormFwdBwd", BM_RowOps_LayerNormFwdBwd)
+        ->Args({512, 768, 1})
+        ->Args({512, 768, 2});
     reg("RowOps_CrossEntropyFwdBwd", BM_RowOps_CrossEntropyFwdBwd)
-        ->Args({256, 10, 1})->Args({256, 10, 2})->Args({1024, 65, 1})->Args({1024, 65, 2});
-    reg("Eltwise_Add", BM_Eltwise_Add)->Args({1, 1 << 20, 0, 1})->Args({1, 1 << 20, 0, 2})
-        ->Args({512, 1024, 1, 1})->Args({512, 1024, 1, 2});
+        ->Args({256, 10, 1})
+        ->Args({256, 10, 2})
+        ->Args({1024, 65, 1})
+        ->Args({1024, 65, 2});
+    reg("Eltwise_Add", BM_Eltwise_Add)
+        ->Args({1, 1 << 20, 0, 1})
+        ->Args({1, 1 << 20, 0, 2})
+        ->Args({512, 1024, 1, 1})
+        ->Args({512, 1024, 1, 2});
     reg("Reduce_BiasGrad", BM_Reduce_BiasGrad)->Args({512, 1024, 1})->Args({512, 1024, 2});
     reg("Eltwise_Gelu", BM_Eltwise_Gelu)->Args({1 << 20, 1})->Args({1 << 20, 2});
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::AddCustomContext("method", "best-of-N time per call after one warm-up call; last "
-                                        "argument = threads; old = the path the new kernel replaced");
+  benchmark::AddCustomContext("method",
+                              "best-of-N time per call after one warm-up call; last "
+                              "argument = threads; old = the path the new kernel replaced");
   SpeedupReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

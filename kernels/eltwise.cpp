@@ -35,7 +35,8 @@ void binary_loop(int64_t n, const T* a, int64_t ai, const T* b, int64_t bi, T* o
 }
 
 template <class T>
-void binary_run_ref(BinaryOp op, int64_t n, const T* a, int64_t ai, const T* b, int64_t bi, T* out) {
+void binary_run_ref(BinaryOp op, int64_t n, const T* a, int64_t ai, const T* b, int64_t bi,
+                    T* out) {
   switch (op) {
     case BinaryOp::add: return binary_loop(n, a, ai, b, bi, out, [](T x, T y) { return x + y; });
     case BinaryOp::sub: return binary_loop(n, a, ai, b, bi, out, [](T x, T y) { return x - y; });
@@ -127,9 +128,9 @@ struct EltKernels {
 };
 
 template <class T>
-constexpr EltKernels<T> kRefKernels = {binary_run_ref<T>, unary_run_ref<T>,
-                                       unary_backward_run_ref<T>, axpy_run_ref<T>,
-                                       sum_run_ref<T>, col_acc_run_ref<T>};
+constexpr EltKernels<T> kRefKernels = {
+    binary_run_ref<T>, unary_run_ref<T>, unary_backward_run_ref<T>,
+    axpy_run_ref<T>,   sum_run_ref<T>,   col_acc_run_ref<T>};
 
 template <class T>
 const EltKernels<T>& elt_kernels() {
@@ -137,12 +138,12 @@ const EltKernels<T>& elt_kernels() {
     static const EltKernels<float> k = [] {
       switch (isa()) {
         case Isa::avx512:
-          return EltKernels<float>{avx512::binary_run, avx512::unary_run,
-                                   avx512::unary_backward_run, avx512::axpy_run,
-                                   avx512::sum_run, avx512::col_acc_run};
+          return EltKernels<float>{
+              avx512::binary_run, avx512::unary_run, avx512::unary_backward_run,
+              avx512::axpy_run,   avx512::sum_run,   avx512::col_acc_run};
         case Isa::avx2:
           return EltKernels<float>{avx2::binary_run, avx2::unary_run, avx2::unary_backward_run,
-                                   avx2::axpy_run, avx2::sum_run, avx2::col_acc_run};
+                                   avx2::axpy_run,   avx2::sum_run,   avx2::col_acc_run};
         case Isa::scalar: break;
       }
       return kRefKernels<float>;
@@ -176,7 +177,8 @@ void binary(BinaryOp op, int64_t rows, int64_t cols, const T* a, int64_t a_rs, i
     int64_t i = e0 / cols, j = e0 % cols;
     while (e0 < e1) {
       const int64_t len = std::min(cols - j, e1 - e0);
-      k.binary(op, len, a + i * a_rs + j * a_cs, a_cs, b + i * b_rs + j * b_cs, b_cs, out + i * cols + j);
+      k.binary(op, len, a + i * a_rs + j * a_cs, a_cs, b + i * b_rs + j * b_cs, b_cs,
+               out + i * cols + j);
       e0 += len;
       ++i;
       j = 0;
@@ -248,13 +250,13 @@ void col_sum(int64_t rows, int64_t cols, const T* x, T* out) {
   });
 }
 
-#define BSTACK_ELTWISE_INSTANTIATE(T)                                                              \
-  template void binary<T>(BinaryOp, int64_t, int64_t, const T*, int64_t, int64_t, const T*,      \
-                          int64_t, int64_t, T*);                                                  \
-  template void unary<T>(UnaryOp, int64_t, const T*, T*);                                         \
-  template void unary_backward<T>(UnaryOp, int64_t, const T*, const T*, const T*, T*);            \
-  template void axpy<T>(int64_t, T, const T*, T*);                                                \
-  template void row_sum<T>(int64_t, int64_t, const T*, T*);                                       \
+#define BSTACK_ELTWISE_INSTANTIATE(T)                                                       \
+  template void binary<T>(BinaryOp, int64_t, int64_t, const T*, int64_t, int64_t, const T*, \
+                          int64_t, int64_t, T*);                                            \
+  template void unary<T>(UnaryOp, int64_t, const T*, T*);                                   \
+  template void unary_backward<T>(UnaryOp, int64_t, const T*, const T*, const T*, T*);      \
+  template void axpy<T>(int64_t, T, const T*, T*);                                          \
+  template void row_sum<T>(int64_t, int64_t, const T*, T*);                                 \
   template void col_sum<T>(int64_t, int64_t, const T*, T*);
 BSTACK_ELTWISE_INSTANTIATE(float)
 BSTACK_ELTWISE_INSTANTIATE(double)

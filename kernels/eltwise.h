@@ -51,10 +51,11 @@ void row_sum(int64_t rows, int64_t cols, const T* x, T* out);
 template <class T>
 void col_sum(int64_t rows, int64_t cols, const T* x, T* out);
 
-// ---- per-ISA entry points (used by eltwise.cpp only) ---------------------------------------------
-// Serial; eltwise.cpp splits the work across threads. a_inc / b_inc are 0 or 1.
-// sum_run returns sum_j x[j]; col_acc_run adds rows of x (row stride ld) into acc[0..cols).
-#define BSTACK_ELTWISE_ISA_DECLS                                                                   \
+// ---- per-ISA entry points (used by eltwise.cpp only)
+// --------------------------------------------- Serial; eltwise.cpp splits the work across threads.
+// a_inc / b_inc are 0 or 1. sum_run returns sum_j x[j]; col_acc_run adds rows of x (row stride ld)
+// into acc[0..cols).
+#define BSTACK_ELTWISE_ISA_DECLS                                                                  \
   void binary_run(BinaryOp op, int64_t n, const float* a, int64_t a_inc, const float* b,          \
                   int64_t b_inc, float* out);                                                     \
   void unary_run(UnaryOp op, int64_t n, const float* x, float* y);                                \

@@ -31,7 +31,8 @@ void store(float* p, __m256 v, const Mask& k) {
 
 template <class F>
 void blocks(int64_t n, F&& f) {
-  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
   int64_t j = 0;
   const Mask full{true, _mm256_set1_epi32(-1)};
   for (; j + W <= n; j += W) f(j, full);
@@ -39,15 +40,25 @@ void blocks(int64_t n, F&& f) {
     f(j, Mask{false, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(table + 8 - (n - j)))});
 }
 
-struct Add { static __m256 f(__m256 a, __m256 b) { return _mm256_add_ps(a, b); } };
-struct Sub { static __m256 f(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); } };
-struct Mul { static __m256 f(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); } };
-struct Div { static __m256 f(__m256 a, __m256 b) { return _mm256_div_ps(a, b); } };
+struct Add {
+  static __m256 f(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+};
+struct Sub {
+  static __m256 f(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
+};
+struct Mul {
+  static __m256 f(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+};
+struct Div {
+  static __m256 f(__m256 a, __m256 b) { return _mm256_div_ps(a, b); }
+};
 
 template <class Op>
 void binary_op(int64_t n, const float* a, int64_t ai, const float* b, int64_t bi, float* out) {
   if (ai && bi) {
-    blocks(n, [&](int64_t j, const Mask& k) { store(out + j, Op::f(load(a + j, k), load(b + j, k)), k); });
+    blocks(n, [&](int64_t j, const Mask& k) {
+      store(out + j, Op::f(load(a + j, k), load(b + j, k)), k);
+    });
   } else if (ai) {
     const __m256 vb = _mm256_set1_ps(*b);
     blocks(n, [&](int64_t j, const Mask& k) { store(out + j, Op::f(load(a + j, k), vb), k); });
@@ -86,12 +97,14 @@ void unary_run(UnaryOp op, int64_t n, const float* x, float* y) {
     case UnaryOp::relu: {
       // vmaxps returns its second operand when either is NaN: relu(NaN) = 0, as src's loop.
       const __m256 z = _mm256_setzero_ps();
-      blocks(n, [&](int64_t j, const Mask& k) { store(y + j, _mm256_max_ps(load(x + j, k), z), k); });
+      blocks(n,
+             [&](int64_t j, const Mask& k) { store(y + j, _mm256_max_ps(load(x + j, k), z), k); });
       return;
     }
     case UnaryOp::neg: {
       const __m256 s = _mm256_set1_ps(-0.0f);
-      blocks(n, [&](int64_t j, const Mask& k) { store(y + j, _mm256_xor_ps(load(x + j, k), s), k); });
+      blocks(n,
+             [&](int64_t j, const Mask& k) { store(y + j, _mm256_xor_ps(load(x + j, k), s), k); });
       return;
     }
     case UnaryOp::exp: return exp_run(n, x, y);
@@ -117,7 +130,9 @@ void unary_backward_run(UnaryOp op, int64_t n, const float* x, const float* y, c
     }
     case UnaryOp::neg: {
       const __m256 s = _mm256_set1_ps(-0.0f);
-      blocks(n, [&](int64_t j, const Mask& k) { store(dx + j, _mm256_xor_ps(load(dy + j, k), s), k); });
+      blocks(n, [&](int64_t j, const Mask& k) {
+        store(dx + j, _mm256_xor_ps(load(dy + j, k), s), k);
+      });
       return;
     }
     case UnaryOp::exp:

@@ -36,16 +36,26 @@ void blocks(int64_t n, F&& f) {
   if (j < n) f(j, static_cast<__mmask16>((1u << (n - j)) - 1u));
 }
 
-struct Add { static __m512 f(__m512 a, __m512 b) { return _mm512_add_ps(a, b); } };
-struct Sub { static __m512 f(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); } };
-struct Mul { static __m512 f(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); } };
-struct Div { static __m512 f(__m512 a, __m512 b) { return _mm512_div_ps(a, b); } };
+struct Add {
+  static __m512 f(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+};
+struct Sub {
+  static __m512 f(__m512 a, __m512 b) { return _mm512_sub_ps(a, b); }
+};
+struct Mul {
+  static __m512 f(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+};
+struct Div {
+  static __m512 f(__m512 a, __m512 b) { return _mm512_div_ps(a, b); }
+};
 
 // One loop per operand kind, so a broadcast operand stays in a register.
 template <class Op>
 void binary_op(int64_t n, const float* a, int64_t ai, const float* b, int64_t bi, float* out) {
   if (ai && bi) {
-    blocks(n, [&](int64_t j, __mmask16 k) { store(out + j, Op::f(load(a + j, k), load(b + j, k)), k); });
+    blocks(n, [&](int64_t j, __mmask16 k) {
+      store(out + j, Op::f(load(a + j, k), load(b + j, k)), k);
+    });
   } else if (ai) {
     const __m512 vb = _mm512_set1_ps(*b);
     blocks(n, [&](int64_t j, __mmask16 k) { store(out + j, Op::f(load(a + j, k), vb), k); });
@@ -106,7 +116,8 @@ void unary_backward_run(UnaryOp op, int64_t n, const float* x, const float* y, c
     }
     case UnaryOp::neg: {
       const __m512 s = _mm512_set1_ps(-0.0f);
-      blocks(n, [&](int64_t j, __mmask16 k) { store(dx + j, _mm512_xor_ps(load(dy + j, k), s), k); });
+      blocks(n,
+             [&](int64_t j, __mmask16 k) { store(dx + j, _mm512_xor_ps(load(dy + j, k), s), k); });
       return;
     }
     case UnaryOp::exp:
@@ -199,7 +210,8 @@ void col_acc_run(int64_t rows, int64_t cols, const float* x, int64_t ld, double*
       a1 = _mm512_add_pd(a1, hi_pd(v));
     }
     _mm512_mask_storeu_pd(acc + j, klo, _mm512_add_pd(_mm512_maskz_loadu_pd(klo, acc + j), a0));
-    _mm512_mask_storeu_pd(acc + j + 8, khi, _mm512_add_pd(_mm512_maskz_loadu_pd(khi, acc + j + 8), a1));
+    _mm512_mask_storeu_pd(acc + j + 8, khi,
+                          _mm512_add_pd(_mm512_maskz_loadu_pd(khi, acc + j + 8), a1));
   }
 }
 

@@ -79,14 +79,15 @@ void cross_entropy_backward_rows_ref(int64_t rows, int64_t n, const T* x, const 
   for (int64_t i = 0; i < rows; ++i) {
     const T* xr = x + i * n;
     T* dr = dx + i * n;
-    for (int64_t j = 0; j < n; ++j) dr[j] = static_cast<T>(scale * std::exp(double{xr[j]} - lse[i]));
+    for (int64_t j = 0; j < n; ++j)
+      dr[j] = static_cast<T>(scale * std::exp(double{xr[j]} - lse[i]));
     dr[target[i]] -= scale;
   }
 }
 
 template <class T>
-void layernorm_forward_rows_ref(int64_t rows, int64_t n, const T* x, const T* gamma,
-                                const T* beta, T eps, T* y, T* mean, T* rstd) {
+void layernorm_forward_rows_ref(int64_t rows, int64_t n, const T* x, const T* gamma, const T* beta,
+                                T eps, T* y, T* mean, T* rstd) {
   for (int64_t i = 0; i < rows; ++i) {
     const T* xr = x + i * n;
     T* yr = y + i * n;
@@ -102,9 +103,8 @@ void layernorm_forward_rows_ref(int64_t rows, int64_t n, const T* x, const T* ga
 }
 
 template <class T>
-void layernorm_backward_rows_ref(int64_t rows, int64_t n, const T* x, const T* gamma,
-                                 const T* mean, const T* rstd, const T* dy, T* dx,
-                                 T* dgamma_acc, T* dbeta_acc) {
+void layernorm_backward_rows_ref(int64_t rows, int64_t n, const T* x, const T* gamma, const T* mean,
+                                 const T* rstd, const T* dy, T* dx, T* dgamma_acc, T* dbeta_acc) {
   for (int64_t i = 0; i < rows; ++i) {
     const T* xr = x + i * n;
     const T* gr = dy + i * n;
@@ -131,7 +131,9 @@ constexpr double kGeluC = 0.7978845608028654;  // sqrt(2 / pi)
 constexpr double kGeluA = 0.044715;
 
 // sigmoid(2u) for GELU; exp overflows to inf for large negative x and s goes to 0.
-double gelu_s(double x) { return 1.0 / (1.0 + std::exp(-2.0 * kGeluC * x * (1.0 + kGeluA * x * x))); }
+double gelu_s(double x) {
+  return 1.0 / (1.0 + std::exp(-2.0 * kGeluC * x * (1.0 + kGeluA * x * x)));
+}
 
 template <class T>
 void gelu_forward_run_ref(int64_t n, const T* x, T* y) {
@@ -167,16 +169,20 @@ struct RowKernels {
 };
 
 template <class T>
-constexpr RowKernels<T> kRefKernels = {
-    softmax_rows_ref<T>,           softmax_backward_rows_ref<T>, cross_entropy_forward_rows_ref<T>,
-    cross_entropy_backward_rows_ref<T>, layernorm_forward_rows_ref<T>,
-    layernorm_backward_rows_ref<T>, gelu_forward_run_ref<T>, gelu_backward_run_ref<T>};
+constexpr RowKernels<T> kRefKernels = {softmax_rows_ref<T>,
+                                       softmax_backward_rows_ref<T>,
+                                       cross_entropy_forward_rows_ref<T>,
+                                       cross_entropy_backward_rows_ref<T>,
+                                       layernorm_forward_rows_ref<T>,
+                                       layernorm_backward_rows_ref<T>,
+                                       gelu_forward_run_ref<T>,
+                                       gelu_backward_run_ref<T>};
 
-#define BSTACK_ROW_TABLE(NS)                                                                     \
-  RowKernels<float> {                                                                            \
-    NS::softmax_rows, NS::softmax_backward_rows, NS::cross_entropy_forward_rows,                 \
+#define BSTACK_ROW_TABLE(NS)                                                                      \
+  RowKernels<float> {                                                                             \
+    NS::softmax_rows, NS::softmax_backward_rows, NS::cross_entropy_forward_rows,                  \
         NS::cross_entropy_backward_rows, NS::layernorm_forward_rows, NS::layernorm_backward_rows, \
-        NS::gelu_forward_run, NS::gelu_backward_run                                              \
+        NS::gelu_forward_run, NS::gelu_backward_run                                               \
   }
 
 template <class T>
@@ -213,13 +219,15 @@ void over_rows(int64_t rows, int64_t n, F&& fn) {
 template <class T>
 void softmax_forward(int64_t rows, int64_t n, const T* x, T* y) {
   const auto& k = row_kernels<T>();
-  over_rows(rows, n, [&](int64_t r0, int64_t r1) { k.softmax(r1 - r0, n, x + r0 * n, y + r0 * n, false); });
+  over_rows(rows, n,
+            [&](int64_t r0, int64_t r1) { k.softmax(r1 - r0, n, x + r0 * n, y + r0 * n, false); });
 }
 
 template <class T>
 void log_softmax_forward(int64_t rows, int64_t n, const T* x, T* y) {
   const auto& k = row_kernels<T>();
-  over_rows(rows, n, [&](int64_t r0, int64_t r1) { k.softmax(r1 - r0, n, x + r0 * n, y + r0 * n, true); });
+  over_rows(rows, n,
+            [&](int64_t r0, int64_t r1) { k.softmax(r1 - r0, n, x + r0 * n, y + r0 * n, true); });
 }
 
 template <class T>
@@ -239,8 +247,8 @@ void log_softmax_backward(int64_t rows, int64_t n, const T* y, const T* dy, T* d
 }
 
 template <class T>
-void cross_entropy_forward(int64_t rows, int64_t n, const T* logits, const int64_t* target,
-                           T* loss, T* lse) {
+void cross_entropy_forward(int64_t rows, int64_t n, const T* logits, const int64_t* target, T* loss,
+                           T* lse) {
   const auto& k = row_kernels<T>();
   over_rows(rows, n, [&](int64_t r0, int64_t r1) {
     k.ce_forward(r1 - r0, n, logits + r0 * n, target + r0, loss + r0, lse + r0);
@@ -312,7 +320,8 @@ void gelu_forward(int64_t n, const T* x, T* y) {
 template <class T>
 void gelu_backward(int64_t n, const T* x, const T* dy, T* dx) {
   const auto& k = row_kernels<T>();
-  parallel_for(n, kRowCost, [&](int64_t b, int64_t e) { k.gelu_backward(e - b, x + b, dy + b, dx + b); });
+  parallel_for(n, kRowCost,
+               [&](int64_t b, int64_t e) { k.gelu_backward(e - b, x + b, dy + b, dx + b); });
 }
 
 void exp_f32(int64_t n, const float* x, float* y) {
@@ -328,18 +337,18 @@ void exp_f32(int64_t n, const float* x, float* y) {
 }
 
 #define BSTACK_ROWOPS_INSTANTIATE(T)                                                               \
-  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                               \
-  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                           \
-  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                    \
-  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                \
-  template void cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*, T*);     \
-  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*,   \
-                                          T, T*);                                                 \
-  template void layernorm_forward<T>(int64_t, int64_t, const T*, const T*, const T*, T, T*, T*,   \
-                                     T*);                                                         \
-  template void layernorm_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*,   \
-                                      const T*, T*, T*, T*);                                      \
-  template void gelu_forward<T>(int64_t, const T*, T*);                                           \
+  template void softmax_forward<T>(int64_t, int64_t, const T*, T*);                                \
+  template void log_softmax_forward<T>(int64_t, int64_t, const T*, T*);                            \
+  template void softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                     \
+  template void log_softmax_backward<T>(int64_t, int64_t, const T*, const T*, T*);                 \
+  template void cross_entropy_forward<T>(int64_t, int64_t, const T*, const int64_t*, T*, T*);      \
+  template void cross_entropy_backward<T>(int64_t, int64_t, const T*, const int64_t*, const T*, T, \
+                                          T*);                                                     \
+  template void layernorm_forward<T>(int64_t, int64_t, const T*, const T*, const T*, T, T*, T*,    \
+                                     T*);                                                          \
+  template void layernorm_backward<T>(int64_t, int64_t, const T*, const T*, const T*, const T*,    \
+                                      const T*, T*, T*, T*);                                       \
+  template void gelu_forward<T>(int64_t, const T*, T*);                                            \
   template void gelu_backward<T>(int64_t, const T*, const T*, T*);
 BSTACK_ROWOPS_INSTANTIATE(float)
 BSTACK_ROWOPS_INSTANTIATE(double)

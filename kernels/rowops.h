@@ -37,8 +37,8 @@ void log_softmax_backward(int64_t rows, int64_t n, const T* y, const T* dy, T* d
 // logits (rows, n), target (rows) in [0, n) (the caller checks): loss[i] = lse_i - x[i, t_i]
 // with lse_i = log sum_j exp(x_ij); lse (rows) is kept for the backward.
 template <class T>
-void cross_entropy_forward(int64_t rows, int64_t n, const T* logits, const int64_t* target,
-                           T* loss, T* lse);
+void cross_entropy_forward(int64_t rows, int64_t n, const T* logits, const int64_t* target, T* loss,
+                           T* lse);
 // dlogits[i, j] = scale * (exp(x_ij - lse_i) - [j == t_i]) (softmax minus one-hot; a mean over
 // the batch passes scale = grad / rows).
 template <class T>
@@ -78,24 +78,23 @@ void exp_f32(int64_t n, const float* x, float* y);
 // Each runs serially over the rows it is given; rowops.cpp splits rows across threads. The
 // exp-based elementwise runs (exp, tanh, sigmoid) live here beside exp and serve eltwise.cpp.
 // dgamma_acc / dbeta_acc are accumulated into (+=), one buffer per thread.
-#define BSTACK_ROWOPS_ISA_DECLS                                                                     \
-  void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log_form);            \
-  void softmax_backward_rows(int64_t rows, int64_t n, const float* y, const float* dy, float* dx, \
-                             bool log_form);                                                      \
-  void cross_entropy_forward_rows(int64_t rows, int64_t n, const float* x, const int64_t* target, \
-                                  float* loss, float* lse);                                       \
-  void cross_entropy_backward_rows(int64_t rows, int64_t n, const float* x,                       \
-                                   const int64_t* target, const float* lse, float scale,          \
-                                   float* dx);                                                    \
-  void layernorm_forward_rows(int64_t rows, int64_t n, const float* x, const float* gamma,        \
-                              const float* beta, float eps, float* y, float* mean, float* rstd);  \
-  void layernorm_backward_rows(int64_t rows, int64_t n, const float* x, const float* gamma,       \
-                               const float* mean, const float* rstd, const float* dy, float* dx,  \
-                               float* dgamma_acc, float* dbeta_acc);                              \
-  void gelu_forward_run(int64_t n, const float* x, float* y);                                     \
-  void gelu_backward_run(int64_t n, const float* x, const float* dy, float* dx);                  \
-  void exp_run(int64_t n, const float* x, float* y);                                              \
-  void tanh_run(int64_t n, const float* x, float* y);                                             \
+#define BSTACK_ROWOPS_ISA_DECLS                                                                    \
+  void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log_form);             \
+  void softmax_backward_rows(int64_t rows, int64_t n, const float* y, const float* dy, float* dx,  \
+                             bool log_form);                                                       \
+  void cross_entropy_forward_rows(int64_t rows, int64_t n, const float* x, const int64_t* target,  \
+                                  float* loss, float* lse);                                        \
+  void cross_entropy_backward_rows(int64_t rows, int64_t n, const float* x, const int64_t* target, \
+                                   const float* lse, float scale, float* dx);                      \
+  void layernorm_forward_rows(int64_t rows, int64_t n, const float* x, const float* gamma,         \
+                              const float* beta, float eps, float* y, float* mean, float* rstd);   \
+  void layernorm_backward_rows(int64_t rows, int64_t n, const float* x, const float* gamma,        \
+                               const float* mean, const float* rstd, const float* dy, float* dx,   \
+                               float* dgamma_acc, float* dbeta_acc);                               \
+  void gelu_forward_run(int64_t n, const float* x, float* y);                                      \
+  void gelu_backward_run(int64_t n, const float* x, const float* dy, float* dx);                   \
+  void exp_run(int64_t n, const float* x, float* y);                                               \
+  void tanh_run(int64_t n, const float* x, float* y);                                              \
   void sigmoid_run(int64_t n, const float* x, float* y);
 
 namespace avx2 {

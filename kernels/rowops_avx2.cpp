@@ -22,7 +22,8 @@ struct Mask {
 
 Mask full_mask() { return {true, _mm256_set1_epi32(-1)}; }
 Mask tail_mask(int64_t r) {
-  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
   return {false, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(table + 8 - r))};
 }
 
@@ -127,7 +128,8 @@ void tanh_run(int64_t n, const float* x, float* y) {
   blocks(n, [&](int64_t j, const Mask& k) {
     const __m256 v = load(x + j, k);
     const __m256 a = _mm256_andnot_ps(sign, v);
-    const __m256 big = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp8(_mm256_add_ps(a, a)), one)));
+    const __m256 big =
+        _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(exp8(_mm256_add_ps(a, a)), one)));
     const __m256 s = _mm256_mul_ps(v, v);
     __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
     p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(2.06390887954e-2f));
@@ -161,7 +163,9 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log_fo
     } else {
       const float s = exp_sum(xr, n, m, yr);
       const __m256 inv = _mm256_set1_ps(1.0f / s);
-      blocks(n, [&](int64_t j, const Mask& k) { store(yr + j, _mm256_mul_ps(load(yr + j, k), inv), k); });
+      blocks(n, [&](int64_t j, const Mask& k) {
+        store(yr + j, _mm256_mul_ps(load(yr + j, k), inv), k);
+      });
     }
   }
 }
@@ -296,8 +300,8 @@ void gelu_backward_run(int64_t n, const float* x, const float* dy, float* dx) {
     const __m256 v = load(x + j, k);
     const __m256 v2 = _mm256_mul_ps(v, v);
     const __m256 s = gelu_sigmoid(v, v2);
-    const __m256 du2 = _mm256_fmadd_ps(v2, _mm256_set1_ps(6.0f * kGeluC * kGeluA),
-                                       _mm256_set1_ps(2.0f * kGeluC));
+    const __m256 du2 =
+        _mm256_fmadd_ps(v2, _mm256_set1_ps(6.0f * kGeluC * kGeluA), _mm256_set1_ps(2.0f * kGeluC));
     const __m256 t = _mm256_mul_ps(_mm256_mul_ps(v, s), _mm256_sub_ps(one, s));
     store(dx + j, _mm256_mul_ps(load(dy + j, k), _mm256_fmadd_ps(t, du2, s)), k);
   });

@@ -101,7 +101,8 @@ void tanh_run(int64_t n, const float* x, float* y) {
   blocks(n, [&](int64_t j, __mmask16 k) {
     const __m512 v = load(x + j, k);
     const __m512 a = _mm512_andnot_ps(sign, v);
-    const __m512 big = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(exp16(_mm512_add_ps(a, a)), one)));
+    const __m512 big =
+        _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(exp16(_mm512_add_ps(a, a)), one)));
     const __m512 s = _mm512_mul_ps(v, v);
     __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
     p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(2.06390887954e-2f));
@@ -135,7 +136,9 @@ void softmax_rows(int64_t rows, int64_t n, const float* x, float* y, bool log_fo
     } else {
       const float s = exp_sum(xr, n, m, yr);
       const __m512 inv = _mm512_set1_ps(1.0f / s);
-      blocks(n, [&](int64_t j, __mmask16 k) { store(yr + j, _mm512_mul_ps(load(yr + j, k), inv), k); });
+      blocks(n, [&](int64_t j, __mmask16 k) {
+        store(yr + j, _mm512_mul_ps(load(yr + j, k), inv), k);
+      });
     }
   }
 }
@@ -273,8 +276,8 @@ void gelu_backward_run(int64_t n, const float* x, const float* dy, float* dx) {
     const __m512 v2 = _mm512_mul_ps(v, v);
     const __m512 s = gelu_sigmoid(v, v2);
     // du/dx * 2 = 2c (1 + 3a x^2)
-    const __m512 du2 = _mm512_fmadd_ps(v2, _mm512_set1_ps(6.0f * kGeluC * kGeluA),
-                                       _mm512_set1_ps(2.0f * kGeluC));
+    const __m512 du2 =
+        _mm512_fmadd_ps(v2, _mm512_set1_ps(6.0f * kGeluC * kGeluA), _mm512_set1_ps(2.0f * kGeluC));
     const __m512 t = _mm512_mul_ps(_mm512_mul_ps(v, s), _mm512_sub_ps(one, s));
     store(dx + j, _mm512_mul_ps(load(dy + j, k), _mm512_fmadd_ps(t, du2, s)), k);
   });

@@ -76,7 +76,8 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, Types types,
   Tensor out = empty(shape, kMask ? DType::i8 : a.dtype());
   const Shape so = out.strides(), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
   Grid g;
-  if (fast && !kMask && is_floating(a.dtype()) && out.numel() > 0 && as_grid(shape, so, sa, sb, g)) {
+  if (fast && !kMask && is_floating(a.dtype()) && out.numel() > 0 &&
+      as_grid(shape, so, sa, sb, g)) {
     visit_floating(a.dtype(), op, [&](auto tag) {
       using T = typename decltype(tag)::type;
       kernels::binary<T>(*fast, g.rows, g.cols, static_cast<const T*>(a.data_ptr()), g.a_rs, g.a_cs,
@@ -375,7 +376,8 @@ Tensor gelu(const Tensor& x) {
       visit_floating(g.dtype(), "gelu_backward", [&](auto tag) {
         using T = typename decltype(tag)::type;
         kernels::gelu_backward<T>(g.numel(), static_cast<const T*>(dx.data_ptr()),
-                                  static_cast<const T*>(g.data_ptr()), static_cast<T*>(gx.data_ptr()));
+                                  static_cast<const T*>(g.data_ptr()),
+                                  static_cast<T*>(gx.data_ptr()));
       });
       timer.done(gx, 2.0 * static_cast<double>(gx.numel()));
       return std::vector<Tensor>{gx};

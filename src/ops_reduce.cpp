@@ -321,14 +321,16 @@ Tensor softmax(const Tensor& x, int64_t axis) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t axis) {
-  Tensor out = along_axis("log_softmax", x, axis, [](int64_t rows, int64_t n, const auto* in, auto* o) {
-    kernels::log_softmax_forward(rows, n, in, o);
-  });
+  Tensor out = along_axis("log_softmax", x, axis,
+                          [](int64_t rows, int64_t n, const auto* in, auto* o) {
+                            kernels::log_softmax_forward(rows, n, in, o);
+                          });
   const Tensor dy = out.detach();
   const int64_t ax = axis;
   const bool last = is_last_axis(x, axis);
   return record(out, "log_softmax", {x}, [dy, ax, last](const Tensor& g) {
-    if (last) return std::vector<Tensor>{softmax_rows_backward("log_softmax_backward", dy, g, true)};
+    if (last)
+      return std::vector<Tensor>{softmax_rows_backward("log_softmax_backward", dy, g, true)};
     return std::vector<Tensor>{g - exp(dy) * sum(g, {ax}, true)};
   });
 }
@@ -339,13 +341,15 @@ Tensor log_softmax(const Tensor& x, int64_t axis) {
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_defined("layer_norm", x);
   BSTACK_CHECK(x.dim() >= 1, "layer_norm: input must have at least one dim, got a 0-d tensor");
-  BSTACK_CHECK(is_floating(x.dtype()), "layer_norm: needs a floating-point tensor (f32 or f64), got {}",
+  BSTACK_CHECK(is_floating(x.dtype()),
+               "layer_norm: needs a floating-point tensor (f32 or f64), got {}",
                dtype_name(x.dtype()));
   const int64_t n = x.size(-1);
   for (const Tensor* p : {&weight, &bias}) {
     if (!p->defined()) continue;
     BSTACK_CHECK(p->shape() == Shape{n} && p->dtype() == x.dtype(),
-                 "layer_norm: weight and bias must be {} [{}] like the last dim of input {}, got {} {}",
+                 "layer_norm: weight and bias must be {} [{}] like the last dim of input {}, "
+                 "got {} {}",
                  dtype_name(x.dtype()), n, shape_str(x.shape()), dtype_name(p->dtype()),
                  shape_str(p->shape()));
   }

@@ -33,8 +33,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
   const Tensor t = target.to(DType::i64).contiguous().detach();
   const int64_t* tp = t.data<int64_t>();
   for (int64_t i = 0; i < N; ++i)
-    BSTACK_CHECK(tp[i] >= 0 && tp[i] < C, "cross_entropy: target[{}] = {} is not a class index in [0, {})",
-                 i, tp[i], C);
+    BSTACK_CHECK(tp[i] >= 0 && tp[i] < C,
+                 "cross_entropy: target[{}] = {} is not a class index in [0, {})", i, tp[i], C);
   const Tensor x = logits.detach().contiguous();
   detail::OpTimer timer("cross_entropy", {&logits});
   Tensor lse = empty({N}, x.dtype());
@@ -54,9 +54,9 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target) {
     visit_floating(x.dtype(), "cross_entropy_backward", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T scale = static_cast<T>(g.item() / static_cast<double>(N));
-      kernels::cross_entropy_backward<T>(N, C, static_cast<const T*>(x.data_ptr()), t.data<int64_t>(),
-                                         static_cast<const T*>(lse.data_ptr()), scale,
-                                         static_cast<T*>(dx.data_ptr()));
+      kernels::cross_entropy_backward<T>(N, C, static_cast<const T*>(x.data_ptr()),
+                                         t.data<int64_t>(), static_cast<const T*>(lse.data_ptr()),
+                                         scale, static_cast<T*>(dx.data_ptr()));
     });
     bt.done(dx, 3.0 * static_cast<double>(dx.numel()));
     return std::vector<Tensor>{dx};

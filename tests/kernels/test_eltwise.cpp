@@ -70,8 +70,8 @@ struct Kind {
   int64_t cs;       // 1: contiguous, 0: repeated along the row
   bool col;         // a column vector: rs = 1, cs = 0
 };
-const Kind kKinds[] = {{"matrix", 1, 1, false}, {"row", 0, 1, false}, {"col", 0, 0, true},
-                       {"scalar", 0, 0, false}};
+const Kind kKinds[] = {
+    {"matrix", 1, 1, false}, {"row", 0, 1, false}, {"col", 0, 0, true}, {"scalar", 0, 0, false}};
 
 template <class T>
 void check_binary() {
@@ -159,8 +159,8 @@ void check_unary() {
     for (int64_t n : kCols) {
       Buf<T> x = random_buf<T>(n + 12, static_cast<uint32_t>(n), -8, 8);
       // tanh's two branches meet at |x| = 0.625; both tails; tiny values.
-      const T special[] = {T(0.6249), T(0.6251), T(-0.62), T(1e-6), T(-1e-30), T(40), T(-40),
-                           T(100), T(-100), T(0), T(-0.0), T(20)};
+      const T special[] = {T(0.6249), T(0.6251), T(-0.62), T(1e-6), T(-1e-30), T(40),
+                           T(-40),    T(100),    T(-100),  T(0),    T(-0.0),   T(20)};
       for (int k = 0; k < 12; ++k) x[n + k] = special[k];
       const int64_t m = n + 12;
       if (op == UnaryOp::sqrt)  // its domain, away from 0 where the gradient is infinite
@@ -188,9 +188,9 @@ void check_unary() {
         const double gtol = exact ? 0 : 4 * ulp * (std::fabs(gr) + std::fabs(dy[i]));
         if (!(std::fabs(y[i] - r) <= tol) || !(std::fabs(dx[i] - gr) <= gtol)) {
           ++bad;
-          ADD_FAILURE() << unary_name(op) << " n=" << m << " isa=" << isa_name(isa()) << ": x="
-                        << x[i] << " y=" << y[i] << " (ref " << r << ") dx=" << dx[i] << " (ref "
-                        << gr << ")";
+          ADD_FAILURE() << unary_name(op) << " n=" << m << " isa=" << isa_name(isa())
+                        << ": x=" << x[i] << " y=" << y[i] << " (ref " << r << ") dx=" << dx[i]
+                        << " (ref " << gr << ")";
         }
       }
     }
@@ -202,7 +202,8 @@ TEST(Eltwise, UnaryAndGradients) {
 }
 
 TEST(Eltwise, UnarySpecialValues) {
-  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity(),
+              nan = std::numeric_limits<float>::quiet_NaN();
   float x[4] = {inf, -inf, nan, 0}, y[4];
   unary<float>(UnaryOp::relu, 4, x, y);
   EXPECT_EQ(y[0], inf);
@@ -234,7 +235,8 @@ void check_axpy() {
     axpy<T>(n, alpha, x.data(), y.data());
     const double eps = std::is_same_v<T, float> ? 1.1920929e-7 : 2.220446e-16;
     for (int64_t i = 0; i < n; ++i)
-      ASSERT_NEAR(y[i], want[i], 2 * eps * (std::fabs(want[i]) + 3)) << "axpy n=" << n << " i=" << i;
+      ASSERT_NEAR(y[i], want[i], 2 * eps * (std::fabs(want[i]) + 3))
+          << "axpy n=" << n << " i=" << i;
   }
 }
 
@@ -253,13 +255,15 @@ void check_sums(int64_t rows, int64_t cols) {
   col_sum<T>(rows, cols, x.data(), cs.data());
   for (int64_t i = 0; i < rows; ++i) {
     long double s = 0, a = 0;
-    for (int64_t j = 0; j < cols; ++j) s += x[i * cols + j], a += std::fabs(double{x[i * cols + j]});
+    for (int64_t j = 0; j < cols; ++j)
+      s += x[i * cols + j], a += std::fabs(double{x[i * cols + j]});
     ASSERT_NEAR(double{rs[i]}, static_cast<double>(s), 4 * eps * static_cast<double>(a) + 1e-300)
         << "row_sum (" << rows << ", " << cols << ") row " << i << " isa=" << isa_name(isa());
   }
   for (int64_t j = 0; j < cols; ++j) {
     long double s = 0, a = 0;
-    for (int64_t i = 0; i < rows; ++i) s += x[i * cols + j], a += std::fabs(double{x[i * cols + j]});
+    for (int64_t i = 0; i < rows; ++i)
+      s += x[i * cols + j], a += std::fabs(double{x[i * cols + j]});
     ASSERT_NEAR(double{cs[j]}, static_cast<double>(s), 4 * eps * static_cast<double>(a) + 1e-300)
         << "col_sum (" << rows << ", " << cols << ") col " << j << " isa=" << isa_name(isa());
   }
@@ -271,11 +275,11 @@ TEST(Eltwise, RowAndColumnSums) {
       check_sums<float>(rows, cols);
       check_sums<double>(rows, cols);
     }
-  check_sums<float>(300, 513);     // column blocks and strips
-  check_sums<float>(3, 1100);      // more than one 512-column block
-  check_sums<float>(1, 40000);     // a row split into pieces
+  check_sums<float>(300, 513);  // column blocks and strips
+  check_sums<float>(3, 1100);   // more than one 512-column block
+  check_sums<float>(1, 40000);  // a row split into pieces
   check_sums<double>(2, 33000);
-  check_sums<float>(0, 5);         // empty
+  check_sums<float>(0, 5);  // empty
 }
 
 TEST(Eltwise, SumsSameBitsForAnyThreadCount) {

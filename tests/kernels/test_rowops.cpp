@@ -107,7 +107,8 @@ void check_softmax_forward(bool log_form) {
   for (int64_t rows : kRows)
     for (int64_t n : kLengths)
       for (double scale : {1.0, 30.0}) {
-        Buf<T> x = random_buf<T>(rows * n, static_cast<uint32_t>(n * 7 + rows), -3 * scale, 3 * scale);
+        Buf<T> x =
+            random_buf<T>(rows * n, static_cast<uint32_t>(n * 7 + rows), -3 * scale, 3 * scale);
         if (n > 3) x[1] = -std::numeric_limits<T>::infinity();  // a masked entry
         Buf<T> y(rows * n);
         if (log_form) {
@@ -117,9 +118,9 @@ void check_softmax_forward(bool log_form) {
         }
         // log-softmax subtracts lse ~ max|x|: its rounding scales with that magnitude.
         const double atol = log_form ? rtol<T>() * (3 * scale + 8) : rtol<T>() / n;
-        expect_close(name(log_form ? "log_softmax" : "softmax", rows, n) + " scale " +
-                         std::to_string(scale),
-                     y.data(), ref_softmax(x, rows, n, log_form), atol, rtol<T>());
+        expect_close(
+            name(log_form ? "log_softmax" : "softmax", rows, n) + " scale " + std::to_string(scale),
+            y.data(), ref_softmax(x, rows, n, log_form), atol, rtol<T>());
       }
 }
 
@@ -163,8 +164,8 @@ void check_softmax_backward(bool log_form) {
       }
       // The row sum carries the rounding of sum |dy| (over rows of up to n terms).
       const double atol = rtol<T>() * (4 + (log_form ? sum_abs / rows : 3.0));
-      expect_close(name(log_form ? "log_softmax_backward" : "softmax_backward", rows, n),
-                   dx.data(), ref, atol, rtol<T>());
+      expect_close(name(log_form ? "log_softmax_backward" : "softmax_backward", rows, n), dx.data(),
+                   ref, atol, rtol<T>());
     }
 }
 
@@ -199,9 +200,12 @@ void check_cross_entropy() {
         for (int64_t j = 0; j < n; ++j)
           ref_dx[i * n + j] = double{scale} * (p[i * n + j] - (j == target[i] ? 1.0 : 0.0));
       }
-      expect_close(name("cross_entropy loss", rows, n), loss.data(), ref_loss, rtol<T>() * 16, rtol<T>());
-      expect_close(name("cross_entropy lse", rows, n), lse.data(), ref_lse, rtol<T>() * 16, rtol<T>());
-      expect_close(name("cross_entropy dlogits", rows, n), dx.data(), ref_dx, rtol<T>() * 16, rtol<T>());
+      expect_close(name("cross_entropy loss", rows, n), loss.data(), ref_loss, rtol<T>() * 16,
+                   rtol<T>());
+      expect_close(name("cross_entropy lse", rows, n), lse.data(), ref_lse, rtol<T>() * 16,
+                   rtol<T>());
+      expect_close(name("cross_entropy dlogits", rows, n), dx.data(), ref_dx, rtol<T>() * 16,
+                   rtol<T>());
     }
   // A single class: loss 0, gradient 0. Huge logits stay finite.
   const T big[2] = {T(1000), T(0)};
@@ -227,7 +231,8 @@ template <class T>
 void check_layernorm(bool affine, double offset) {
   for (int64_t rows : {1, 4, 37})
     for (int64_t n : kLengths) {
-      Buf<T> x = random_buf<T>(rows * n, static_cast<uint32_t>(n * 5 + rows), offset - 2, offset + 2);
+      Buf<T> x =
+          random_buf<T>(rows * n, static_cast<uint32_t>(n * 5 + rows), offset - 2, offset + 2);
       Buf<T> gamma = random_buf<T>(n, 11, 0.5, 1.5), beta = random_buf<T>(n, 12);
       Buf<T> dy = random_buf<T>(rows * n, 13);
       Buf<T> y(rows * n), mean(rows), rstd(rows), dx(rows * n), dg(n), db(n);
@@ -237,7 +242,8 @@ void check_layernorm(bool affine, double offset) {
                            mean.data(), rstd.data());
       layernorm_backward<T>(rows, n, x.data(), g, mean.data(), rstd.data(), dy.data(), dx.data(),
                             dg.data(), db.data());
-      std::vector<double> ry(rows * n), rdx(rows * n), rdg(n, 0), rdb(n, 0), rmean(rows), rrstd(rows);
+      std::vector<double> ry(rows * n), rdx(rows * n), rdg(n, 0), rdb(n, 0), rmean(rows),
+          rrstd(rows);
       for (int64_t i = 0; i < rows; ++i) {
         double mu = 0, var = 0;
         for (int64_t j = 0; j < n; ++j) mu += x[i * n + j];
@@ -264,12 +270,13 @@ void check_layernorm(bool affine, double offset) {
       // The mean is rounded at the magnitude of x (offset), which the normalised values carry
       // multiplied by rstd; a row of one element has var 0 and rstd = 1/sqrt(eps).
       const double mag = (1 + offset) * (n == 1 ? 316.0 : 4.0);
-      const std::string what = name("layernorm", rows, n) + (affine ? " affine" : "") +
-                                " offset " + std::to_string(offset);
+      const std::string what = name("layernorm", rows, n) + (affine ? " affine" : "") + " offset " +
+                               std::to_string(offset);
       expect_close(what + " y", y.data(), ry, rtol<T>() * mag, rtol<T>());
       expect_close(what + " mean", mean.data(), rmean, rtol<T>() * 4, rtol<T>());
       expect_close(what + " rstd", rstd.data(), rrstd, rtol<T>(), rtol<T>() * mag);
-      expect_close(what + " dx", dx.data(), rdx, rtol<T>() * mag * (n == 1 ? 316.0 : 8.0), rtol<T>() * 8);
+      expect_close(what + " dx", dx.data(), rdx, rtol<T>() * mag * (n == 1 ? 316.0 : 8.0),
+                   rtol<T>() * 8);
       expect_close(what + " dgamma", dg.data(), rdg, rtol<T>() * mag * rows, rtol<T>());
       expect_close(what + " dbeta", db.data(), rdb, rtol<T>() * 4 * rows, rtol<T>());
     }
@@ -333,7 +340,8 @@ TEST(RowOps, ExpRangeAndSpecialValues) {
       ok = std::isinf(g) && g > 0;
     } else if (r < std::numeric_limits<float>::min()) {
       // Subnormal results: within a few subnormal steps (or flushed below exp(-104)).
-      ok = std::fabs(g - r) <= 4 * std::numeric_limits<float>::denorm_min() + (x[i] < -103.5 ? r : 0);
+      ok = std::fabs(g - r) <=
+           4 * std::numeric_limits<float>::denorm_min() + (x[i] < -103.5 ? r : 0);
     } else {
       ok = std::fabs(g - r) <= 3 * 1.1920929e-7 * r;  // 3 ulp
     }
@@ -356,10 +364,12 @@ TEST(RowOps, SameBitsForAnyThreadCount) {
   auto run = [&](int threads) {
     set_num_threads(threads);
     std::vector<float> out;
-    Buf<float> y(rows * n), dx(rows * n), mean(rows), rstd(rows), dg(n), db(n), loss(rows), lse(rows);
+    Buf<float> y(rows * n), dx(rows * n), mean(rows), rstd(rows), dg(n), db(n), loss(rows),
+        lse(rows);
     softmax_forward<float>(rows, n, x.data(), y.data());
     out.insert(out.end(), y.data(), y.data() + rows * n);
-    layernorm_forward<float>(rows, n, x.data(), nullptr, nullptr, 1e-5f, y.data(), mean.data(), rstd.data());
+    layernorm_forward<float>(rows, n, x.data(), nullptr, nullptr, 1e-5f, y.data(), mean.data(),
+                             rstd.data());
     layernorm_backward<float>(rows, n, x.data(), nullptr, mean.data(), rstd.data(), dy.data(),
                               dx.data(), dg.data(), db.data());
     out.insert(out.end(), dx.data(), dx.data() + rows * n);

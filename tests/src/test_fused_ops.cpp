@@ -4,8 +4,8 @@
 // transposed views (the strided path) of the same values; their f32 forward against the f64
 // result; and their errors. Covers softmax / log_softmax along the last axis, layer_norm with
 // and without weight and bias, cross_entropy (i64 and i32 targets), gelu / relu / tanh /
-// sigmoid / exp / neg / sqrt, binary ops on every grid the kernels take (same shape, scalar, bias row,
-// column, leading broadcast, sliced rows) and sum over row, column, (K, R, K) and (R, K, R)
+// sigmoid / exp / neg / sqrt, binary ops on every grid the kernels take (same shape, scalar, bias
+// row, column, leading broadcast, sliced rows) and sum over row, column, (K, R, K) and (R, K, R)
 // patterns.
 #include "src/nn/layers.h"
 #include "src/nn/loss.h"
@@ -100,7 +100,8 @@ Tensor away_from_zero(const Shape& s, uint64_t seed) {
 
 TEST(FusedOps, SoftmaxAndLogSoftmaxLastAxis) {
   for (const Shape& s : {Shape{7}, Shape{3, 7}, Shape{2, 3, 17}, Shape{2, 65}}) {
-    check("softmax " + shape_str(s), [](const auto& x) { return softmax(x[0], -1); }, {rn(s, 1, 2)});
+    check("softmax " + shape_str(s), [](const auto& x) { return softmax(x[0], -1); },
+          {rn(s, 1, 2)});
     check("log_softmax " + shape_str(s), [](const auto& x) { return log_softmax(x[0], -1); },
           {rn(s, 2, 2)});
   }
@@ -112,18 +113,19 @@ TEST(FusedOps, SoftmaxAndLogSoftmaxLastAxis) {
   softmax(x, 1).backward(g);
   Tensor y = softmax(x.detach(), 1);
   const Tensor want = y * (g - sum(g * y, {1}, true));
-  for (int64_t i = 0; i < 15; ++i)
-    EXPECT_NEAR(x.grad().to_vector()[i], want.to_vector()[i], 1e-12);
+  for (int64_t i = 0; i < 15; ++i) EXPECT_NEAR(x.grad().to_vector()[i], want.to_vector()[i], 1e-12);
 }
 
 TEST(FusedOps, LayerNorm) {
   for (const Shape& s : {Shape{4, 7}, Shape{2, 3, 17}, Shape{1, 1}}) {
     const int64_t n = s.back();
-    check("layer_norm " + shape_str(s),
-          [](const auto& x) { return layer_norm(x[0], x[1], x[2], 1e-5); },
-          {rn(s, 6, 2) + 3.0, rn({n}, 7), rn({n}, 8)}, 1e-5);
-    check("layer_norm no affine " + shape_str(s),
-          [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor(), 1e-5); }, {rn(s, 9)}, 1e-5);
+    check(
+        "layer_norm " + shape_str(s),
+        [](const auto& x) { return layer_norm(x[0], x[1], x[2], 1e-5); },
+        {rn(s, 6, 2) + 3.0, rn({n}, 7), rn({n}, 8)}, 1e-5);
+    check(
+        "layer_norm no affine " + shape_str(s),
+        [](const auto& x) { return layer_norm(x[0], Tensor(), Tensor(), 1e-5); }, {rn(s, 9)}, 1e-5);
   }
   // The module is the op, with the same values as the composite formula.
   nn::LayerNorm ln(6);
@@ -132,14 +134,16 @@ TEST(FusedOps, LayerNorm) {
   const std::vector<double> want = ((x - m) / sqrt(v + 1e-5)).to_vector(), got = ln(x).to_vector();
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5);
   EXPECT_THROW(layer_norm(x, ones({5}), Tensor()), Error);
-  EXPECT_NE(test::error_of([&] { layer_norm(x, ones({6}, DType::f64), Tensor()); }).find("layer_norm"),
-            std::string::npos);
+  EXPECT_NE(
+      test::error_of([&] { layer_norm(x, ones({6}, DType::f64), Tensor()); }).find("layer_norm"),
+      std::string::npos);
 }
 
 TEST(FusedOps, CrossEntropy) {
   for (DType td : {DType::i64, DType::i32}) {
     const Tensor t = from_vector<int64_t>({1, 0, 6, 6, 3}, {5}).to(td);
-    check("cross_entropy", [t](const auto& x) { return nn::cross_entropy(x[0], t); }, {rn({5, 7}, 11, 3)});
+    check("cross_entropy", [t](const auto& x) { return nn::cross_entropy(x[0], t); },
+          {rn({5, 7}, 11, 3)});
   }
   const Tensor t1 = from_vector<int64_t>({0}, {1});
   check("cross_entropy one class", [t1](const auto& x) { return nn::cross_entropy(x[0], t1); },
@@ -151,8 +155,9 @@ TEST(FusedOps, CrossEntropy) {
   const Tensor p = softmax(x.detach(), 1);
   EXPECT_NEAR(x.grad().get({2, 2}), 3.0 * (p.get({2, 2}) - 1) / 4, 1e-12);
   EXPECT_NEAR(x.grad().get({2, 1}), 3.0 * p.get({2, 1}) / 4, 1e-12);
-  EXPECT_NE(test::error_of([&] { nn::cross_entropy(x, from_vector<int64_t>({4, 0, 5, 2}, {4})); })
-                .find("target[2] = 5"),
+  EXPECT_NE(test::error_of([&] {
+              nn::cross_entropy(x, from_vector<int64_t>({4, 0, 5, 2}, {4}));
+            }).find("target[2] = 5"),
             std::string::npos);
   EXPECT_THROW(nn::cross_entropy(x, from_vector<int64_t>({-1, 0, 1, 2}, {4})), Error);
   EXPECT_THROW(nn::cross_entropy(x, from_vector<double>({0, 0, 1, 2}, {4})), Error);
@@ -174,14 +179,17 @@ TEST(FusedOps, BinaryGrids) {
     const char* name;
     Shape a, b;
   };
-  const Case cases[] = {{"same shape", {4, 5}, {4, 5}},   {"bias row", {6, 5}, {5}},
-                        {"column", {6, 5}, {6, 1}},       {"scalar", {6, 5}, {}},
-                        {"row first", {5}, {6, 5}},       {"leading", {2, 3, 4}, {3, 4}},
-                        {"1-elem", {1}, {3, 1, 4}},       {"outer", {3, 1}, {1, 4}}};
+  const Case cases[] = {{"same shape", {4, 5}, {4, 5}}, {"bias row", {6, 5}, {5}},
+                        {"column", {6, 5}, {6, 1}},     {"scalar", {6, 5}, {}},
+                        {"row first", {5}, {6, 5}},     {"leading", {2, 3, 4}, {3, 4}},
+                        {"1-elem", {1}, {3, 1, 4}},     {"outer", {3, 1}, {1, 4}}};
   for (const Case& c : cases) {
-    check(std::string("add ") + c.name, [](const auto& x) { return x[0] + x[1]; }, {rn(c.a, 30), rn(c.b, 31)});
-    check(std::string("sub ") + c.name, [](const auto& x) { return x[0] - x[1]; }, {rn(c.a, 32), rn(c.b, 33)});
-    check(std::string("mul ") + c.name, [](const auto& x) { return x[0] * x[1]; }, {rn(c.a, 34), rn(c.b, 35)});
+    check(std::string("add ") + c.name, [](const auto& x) { return x[0] + x[1]; },
+          {rn(c.a, 30), rn(c.b, 31)});
+    check(std::string("sub ") + c.name, [](const auto& x) { return x[0] - x[1]; },
+          {rn(c.a, 32), rn(c.b, 33)});
+    check(std::string("mul ") + c.name, [](const auto& x) { return x[0] * x[1]; },
+          {rn(c.a, 34), rn(c.b, 35)});
     check(std::string("div ") + c.name, [](const auto& x) { return x[0] / x[1]; },
           {rn(c.a, 36), rn(c.b, 37) * 0.1 + 2.0});
   }
@@ -203,15 +211,22 @@ TEST(FusedOps, SumPatterns) {
     Shape s;
     Axes axes;
   };
-  const Case cases[] = {{{4, 5}, {0}},       {{4, 5}, {1}},          {{4, 5}, {}},
-                        {{2, 3, 4}, {1}},    {{2, 3, 4, 5}, {0, 2, 3}}, {{2, 1, 3}, {0}},
-                        {{3, 4, 5}, {0, 2}}, {{2, 3, 4}, {0, 1}}};
+  const Case cases[] = {{{4, 5}, {0}},
+                        {{4, 5}, {1}},
+                        {{4, 5}, {}},
+                        {{2, 3, 4}, {1}},
+                        {{2, 3, 4, 5}, {0, 2, 3}},
+                        {{2, 1, 3}, {0}},
+                        {{3, 4, 5}, {0, 2}},
+                        {{2, 3, 4}, {0, 1}}};
   for (const Case& c : cases)
     for (bool keep : {false, true}) {
-      check("sum " + shape_str(c.s) + " axes " + std::to_string(c.axes.size()) + (keep ? " keepdim" : ""),
+      check("sum " + shape_str(c.s) + " axes " + std::to_string(c.axes.size()) +
+                (keep ? " keepdim" : ""),
             [&](const auto& x) { return sum(x[0], c.axes, keep); }, {rn(c.s, 40)});
       // mean is sum then a scalar division: both fast paths.
-      check("mean " + shape_str(c.s), [&](const auto& x) { return mean(x[0], c.axes, keep); }, {rn(c.s, 41)});
+      check("mean " + shape_str(c.s), [&](const auto& x) { return mean(x[0], c.axes, keep); },
+            {rn(c.s, 41)});
     }
   // Against a plain loop in f32 (double accumulation in both).
   Generator g(42);
