@@ -196,8 +196,11 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     kernels::gemm<T>(xv.rows, out_f, in, T(1), ptr<T>(xm), xv.rs, xv.cs, ptr<T>(w), w.strides()[1],
                      w.strides()[0], T(0), mptr<T>(out), out_f, 1, epi);
   });
+  // FLOPs: the GEMM's 2 per multiply-add and the bias add (1 per output), as the matmul + add it
+  // replaces counted them; bytes: x, w, the bias (extra) and the output.
   timer.done(out, 2.0 * static_cast<double>(xv.rows) * out_f * in +
-                      (b.defined() ? static_cast<double>(out.numel()) : 0.0));
+                      (b.defined() ? static_cast<double>(out.numel()) : 0.0),
+             b.defined() ? static_cast<double>(b.numel() * dtype_size(b.dtype())) : 0.0);
   const Tensor dx = xm.detach(), dw = w.detach();
   const bool has_bias = b.defined(), need_x = x.requires_grad();
   std::vector<Tensor> inputs{x, w};

@@ -1,10 +1,19 @@
 // Storage: one reference-counted, 64-byte-aligned block of bytes on a device. Tensors are
 // views into it. CPU only for now; the CUDA backend adds its allocator here.
+//
+// CPU blocks of 32 KiB and more come from a caching allocator: a freed block is kept on a free
+// list keyed by its (rounded) size and handed to the next request of that size, as PyTorch's
+// CUDA caching allocator does for device memory. A training step allocates the same activation
+// and gradient sizes every step; without the cache each of those is a fresh mmap whose pages
+// fault in on first touch (about 1000 faults per gpt-tiny step, measured: a 3x slower step).
+// The cache holds at most 1 GiB of free blocks (BSTACK_ALLOC_CACHE_MB changes it; 0 turns it
+// off), and is off in sanitizer builds so use-after-free stays detectable.
 #pragma once
 
 #include "src/dtype.h"
 
 #include <cstddef>
+#include <cstdint>
 
 namespace bstack {
 
@@ -23,7 +32,19 @@ class Storage {
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
+  size_t block_ = 0;  // bytes actually reserved (rounded up for the cache)
   Device device_;
 };
+
+// What the CPU allocator holds, in bytes: `allocated` is what live Storages asked for (their
+// nbytes), `peak_allocated` its maximum since the last reset (the figure "will it fit" is checked
+// against), `reserved` what live Storages occupy after rounding, `cached` the free blocks kept.
+struct MemoryStats {
+  int64_t allocated = 0, peak_allocated = 0, reserved = 0, cached = 0;
+  int64_t allocations = 0, cache_hits = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();  // peak_allocated = allocated
+void empty_cache();        // frees every cached block
 
 }  // namespace bstack

@@ -1,13 +1,21 @@
 // The op profiler: while a ProfileScope is active on a thread, every primitive op run on that
 // thread records its name, operand shapes, FLOPs, bytes and wall time, tagged forward or
-// backward (ops run by Tensor::backward are backward). Composite ops (Linear, conv2d, mean,
-// var, layers) appear as the primitives they are made of, so counts are exact and add up.
+// backward (ops run by Tensor::backward are backward). Composite ops (mean, var, most layers)
+// appear as the primitives they are made of, so counts are exact and add up; the fused ops
+// (linear, conv2d, layer_norm, cross_entropy, scaled_dot_product_attention and their *_backward)
+// are one record each, with the FLOPs of the primitives they replace.
 //
 // Definitions (what walls/ compares with; exact by definition, not estimates):
 //   FLOPs  matmul: 2*M*N*K per batch entry (a multiply-add is 2);
 //          elementwise (add, mul, exp, gelu, where, comparisons, ...): 1 per output element;
 //          sum / max / argmax: 1 per input element;
 //          softmax, log_softmax: 5 per element (max, subtract, exp, sum, divide or log);
+//          linear: 2*rows*out*in + 1 per output for the bias; backward 2*rows*out*in per GEMM
+//            (dW, and dx when the input needs it) + 1 per gradient element (the bias sum);
+//          conv2d: 2*N*OC*OH*OW*(C/groups)*KH*KW + 1 per output for the bias;
+//          scaled_dot_product_attention: 4*D + 5 per visible (query, key) pair (causal: only
+//            the pairs the mask keeps; the tiled kernel does no work for the others);
+//          layer_norm: 8 per element (backward 12); cross_entropy: 5 per logit;
 //          data movement (copy, clone, to, unfold2d, index_select, gather, cat): 0.
 //   bytes  the minimum traffic: every operand read once as stored (a broadcast operand counts
 //          its own size, not the broadcast size) plus the output written once.
