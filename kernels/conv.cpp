@@ -17,9 +17,15 @@
 // dW sums over the batch: the batch is cut into a fixed number of slots (a function of the shape
 // and the machine's core count, never of the thread setting); each slot accumulates its images
 // in order into its own partial dW, and the partials are added in slot order, so dW is the same
-// for any number of threads.
+// for any number of threads. The alternative, one GEMM over the whole batch (K = N*L), was no
+// faster for the GEMM alone (0.83 ms either way, cnn conv2, batch 64, 1 thread) and would need
+// the batch's cols (7 MB there) and a transposed copy of dY.
 //
-// Depthwise (groups == C): a direct stencil per output plane (see depthwise_* below).
+// Depthwise (groups == C, any channel multiplier, C == 1 included): a direct convolution per
+// output plane, vectorised along the output row with the accumulators in registers (the direct
+// formulation of Georganas et al., "Anatomy of high-performance deep learning convolutions on
+// SIMD architectures", SC18). Measured on the cnn's first layer (1 -> 16 channels, 28x28,
+// batch 64, AVX-512, 1 thread) against im2col + GEMM: forward 0.22 vs 0.27 ms, dW 0.29 vs 1.0 ms.
 #include "kernels/conv.h"
 
 #include <omp.h>
