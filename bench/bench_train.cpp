@@ -6,7 +6,13 @@
 // Method: Google Benchmark, adaptive iteration count after 2 warm-up steps; each step is timed
 // and the BEST step time (best-of-N, the statistic that is stable on a shared, noisy machine) is
 // reported as best_ms and used for the ratios; the mean is printed beside it. The peer's BLAS
-// (OpenBLAS) gets the same thread count. Run with OPENBLAS_CORETYPE and
+// (OpenBLAS) gets the same thread count.
+// Peer at its best: libtorch's CPU allocator is plain malloc, and on this VM a page fault costs
+// ~17 us, so with glibc's default mmap threshold libtorch's step depends on what the process
+// freed before (measured: cnn 1 thread 9.7 ms after bstack's frees raised glibc's dynamic
+// threshold, 40 ms when run alone). main() therefore sets M_MMAP_THRESHOLD to 256 MiB and
+// M_TRIM_THRESHOLD to 1 GiB, so both libraries get memory that is already mapped (bstack keeps
+// its own cache of freed blocks, src/storage.h). Run with OPENBLAS_CORETYPE and
 // OPENBLAS_L2_SIZE unset (make bench does) so OpenBLAS uses its best kernels.
 #include "kernels/parallel.h"
 #include "src/nn/loss.h"
@@ -20,6 +26,8 @@
 
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
+
+#include <malloc.h>
 
 #include <chrono>
 #include <map>
@@ -128,6 +136,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   for (const std::string m : {"mlp", "cnn", "gpt-tiny"}) {
     benchmark::RegisterBenchmark(("BM_TrainStep_" + m + "_bstack").c_str(), BM_TrainStep_bstack, m)
         ->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -141,7 +151,8 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("method", "best-of-N step time (forward + backward + Adam), adaptive "
                                         "iterations after 2 warm-up steps; /N = threads");
 #ifdef BSTACK_HAS_TORCH
-  benchmark::AddCustomContext("peer", "libtorch (Debian libtorch-dev) with OpenBLAS at the same thread count");
+  benchmark::AddCustomContext("peer", "libtorch (Debian libtorch-dev) with OpenBLAS at the same thread count; "
+                                      "glibc M_MMAP_THRESHOLD 256 MiB, M_TRIM_THRESHOLD 1 GiB");
 #else
   benchmark::AddCustomContext("peer", "none (configure with -DBSTACK_BENCH_PEERS=ON and libtorch-dev installed)");
 #endif

@@ -242,7 +242,10 @@ void macro_block(const Problem<T>& P, const GemmUkernel<T>& uk, int64_t mc, int6
 template <class T>
 void run_packed(const Problem<T>& P, const GemmUkernel<T>& uk, const GemmConfig& cfg) {
   const int mr = uk.mr, nr = uk.nr;
-  const int64_t kc_max = cfg.kc, nc_max = round_up(cfg.nc, nr);
+  // K split into equal blocks of at most KC (784 with KC = 384 runs as 3 x 262, not
+  // 384 + 384 + 16: a thin last block pays the C tile's loads and stores for little work).
+  const int64_t kblocks = (P.K + cfg.kc - 1) / cfg.kc;
+  const int64_t kc_max = (P.K + kblocks - 1) / kblocks, nc_max = round_up(cfg.nc, nr);
   const int nt = cfg.threads;
   const bool split_ic = cfg.split == GemmSplit::ic;
   // Shared B block; A blocks per thread (ic split) or one shared A block (jr split).
