@@ -148,6 +148,17 @@ void pack_b(int64_t kc, int64_t nc, const T* B, int64_t rs, int64_t cs, int nr, 
     if (cs == 1) {
       for (int64_t p = 0; p < kc; ++p)
         for (int64_t j = 0; j < cols; ++j) dst[p * nr + j] = src[p * rs + j];
+    } else if (rs == 1) {  // B^T in memory (a weight (N, K) used as x @ W^T): each column is
+      // contiguous. Blocks of 16 k values keep both the 16 reads per column and the 16 x NR
+      // writes within L1 (column after column over all of kc would touch kc lines per column).
+      for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+        const int64_t pn = std::min<int64_t>(16, kc - p0);
+        for (int64_t j = 0; j < cols; ++j) {
+          const T* col = src + j * cs + p0;
+          T* out = dst + p0 * nr + j;
+          for (int64_t p = 0; p < pn; ++p) out[p * nr] = col[p];
+        }
+      }
     } else {
       for (int64_t j = 0; j < cols; ++j)
         for (int64_t p = 0; p < kc; ++p) dst[p * nr + j] = src[j * cs + p * rs];
