@@ -339,16 +339,18 @@ template <class T>
 GemmConfig gemm_defaults(int64_t M, int64_t N, int64_t K, int variant) {
   const GemmVariant v = gemm_variant<T>(isa(), variant);
   const CacheSizes& cs = cache_sizes();
-  const int64_t l1 = cs.l1d > 0 ? cs.l1d : 32 * 1024, l2 = cs.l2 > 0 ? cs.l2 : 256 * 1024;
+  const int64_t l2 = cs.l2 > 0 ? cs.l2 : 256 * 1024;
   const int64_t l3 = cs.l3 > 0 ? std::min<int64_t>(cs.l3, 32 << 20) : 8 << 20;
   const int64_t s = sizeof(T);
-  // After Low et al. 2016: the B micro-panel (KC x NR) is the L1-resident operand, the A block
-  // (MC x KC) about half of L2, the B block (KC x NC) a share of L3. Their KC fills half of L1
-  // with the B micro-panel; on Zen 4/5 (48 KiB L1, fast L2) a whole L1 measured 5-10% faster
-  // (the A micro-panel streams from L2 under the hardware prefetcher), so KC fills L1.
+  // After Low et al. 2016: the B micro-panel (KC x NR) is reused across the whole ir loop, the
+  // A block (MC x KC) across the jr loop, the B block (KC x NC) across ic. Their model keeps the
+  // B micro-panel in L1; on Zen 4/5 (48 KiB L1, 1 MiB L2 that streams at nearly L1 speed) the
+  // autotuner chose KC = K up to ~1000 on every shape class (bstack tune, 14 shapes), i.e. the
+  // B micro-panel in L2 and fewer passes over C. So KC fills a quarter of L2 with the B
+  // micro-panel, and MC x KC of A half of L2.
   GemmConfig c;
   c.variant = variant;
-  c.kc = static_cast<int>(std::clamp<int64_t>(l1 / (v.nr * s) / 8 * 8, 64, 1024));
+  c.kc = static_cast<int>(std::clamp<int64_t>(l2 / 4 / (v.nr * s) / 8 * 8, 64, 1024));
   c.mc = static_cast<int>(std::max<int64_t>(v.mr, l2 / 2 / (c.kc * s) / v.mr * v.mr));
   c.nc = static_cast<int>(std::clamp<int64_t>(l3 / 4 / (c.kc * s) / v.nr * v.nr, v.nr, 8192));
   (void)M;
