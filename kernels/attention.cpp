@@ -123,7 +123,8 @@ struct Workspace {
     *l = nullptr;
 
   // `rows` blocks of ld columns (each a cache-line multiple) and `other` blocks of given sizes.
-  Workspace(int64_t bc, int64_t rows, std::initializer_list<int64_t> other) : ld(lines(bc) + kLine) {
+  Workspace(int64_t bc, int64_t rows, std::initializer_list<int64_t> other)
+      : ld(lines(bc) + kLine) {
     int64_t n = rows * ld + kLine;  // + the alignment slack
     for (int64_t o : other) n += lines(o);
     buf.assign(n, T(0));
@@ -423,7 +424,8 @@ void attention_backward(const AttentionDims& d, AttnTensor<const T> q, AttnTenso
     used = run_tasks(BH, cfg.threads, pair_work * nqb * nkb, make_ws,
                      [&](Workspace<T>& w, int64_t bh) {
                        zero_rows(dq, bh, d.H, 0, d.Tq, D);
-                       for (int64_t j0 = 0; j0 < d.Tk; j0 += bc) backward_key_block(c, w, bh, j0, true);
+                       for (int64_t j0 = 0; j0 < d.Tk; j0 += bc)
+                         backward_key_block(c, w, bh, j0, true);
                      },
                      &bytes);
   } else {

@@ -124,7 +124,10 @@ float max(const float* x, int64_t n) {
   __m512 m = _mm512_set1_ps(-__builtin_inff());
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) m = _mm512_max_ps(m, _mm512_loadu_ps(x + j));
-  if (j < n) m = _mm512_mask_max_ps(m, tail_mask(n - j), m, _mm512_maskz_loadu_ps(tail_mask(n - j), x + j));
+  if (j < n) {
+    const __mmask16 mk = tail_mask(n - j);
+    m = _mm512_mask_max_ps(m, mk, m, _mm512_maskz_loadu_ps(mk, x + j));
+  }
   return _mm512_reduce_max_ps(m);
 }
 
@@ -139,7 +142,8 @@ float exp_sum(float* x, int64_t n, float shift) {
   }
   if (j < n) {
     const __mmask16 mk = tail_mask(n - j);
-    const __m512 e = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + j), vs)));
+    const __m512 x_j = _mm512_maskz_loadu_ps(mk, x + j);
+    const __m512 e = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(x_j, vs)));
     _mm512_mask_storeu_ps(x + j, mk, e);
     s = _mm512_add_ps(s, e);
   }

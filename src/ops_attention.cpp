@@ -66,7 +66,8 @@ Tensor scaled_dot_product_attention(const Tensor& q_in, const Tensor& k_in, cons
                shape_str(k_in.shape()), shape_str(v_in.shape()));
   const int64_t B = q_in.size(0), H = q_in.size(1), Tq = q_in.size(2), D = q_in.size(3);
   const int64_t Tk = k_in.size(2);
-  BSTACK_CHECK(k_in.size(0) == B && k_in.size(1) == H && k_in.size(3) == D && v_in.shape() == k_in.shape(),
+  BSTACK_CHECK(k_in.size(0) == B && k_in.size(1) == H && k_in.size(3) == D &&
+                   v_in.shape() == k_in.shape(),
                "{}: q {} needs k and v of shape [{}, {}, Tk, {}], got k {} and v {}", op,
                shape_str(q_in.shape()), B, H, D, shape_str(k_in.shape()), shape_str(v_in.shape()));
   BSTACK_CHECK(is_floating(q_in.dtype()), "{}: needs f32 or f64 tensors, got {}", op,

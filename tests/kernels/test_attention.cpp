@@ -6,8 +6,8 @@
 // that do not divide T, 1 vs 2 threads, both backward splits, and the workspace counter (flat
 // in T for the forward). Runs once per ISA path (ctest sets BSTACK_ISA).
 //
-// Tolerance: f64 max |a - r| <= 1e-12 * max(1, max |r|); f32 <= 2e-5 * max(1, max |r|) (scores
-// are O(1) dot products of length D; the error budget is a few ulp per block product).
+// Tolerance: max |a - r| <= tol * max(1, max |r|) per tensor, tol = 1e-12 in f64 and 2e-6 in
+// f32 (scaled up for large scores: see tolerance()).
 #include "kernels/attention.h"
 #include "kernels/cpu.h"
 
@@ -30,11 +30,12 @@ struct Case {
   int64_t q_offset = 0;
   int br = 0, bc = 0, threads = 0;
   AttnBackwardSplit split = AttnBackwardSplit::automatic;
-  bool fused = false;     // q, k, v (and out, dout) as head slices of one (B, T, 3, H, D+pad) buffer
+  bool fused = false;     // q, k, v, out, dout: head slices of one (B, T, 3, H, D+pad) buffer
   double amplitude = 1;   // scales q: large scores make the running max move between key blocks
   std::string str() const {
     return "B=" + std::to_string(B) + " H=" + std::to_string(H) + " Tq=" + std::to_string(Tq) +
-           " Tk=" + std::to_string(Tk) + " D=" + std::to_string(D) + (causal ? " causal" : " full") +
+           " Tk=" + std::to_string(Tk) + " D=" + std::to_string(D) +
+           (causal ? " causal" : " full") +
            " q_offset=" + std::to_string(q_offset) + " br=" + std::to_string(br) +
            " bc=" + std::to_string(bc) + " threads=" + std::to_string(threads) +
            " split=" + std::to_string(static_cast<int>(split)) + (fused ? " fused" : "") +
@@ -87,7 +88,8 @@ struct Operand {
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h)
         for (int64_t i = 0; i < T_; ++i)
-          for (int64_t d = 0; d < D; ++d) at(b, h, i)[d] = static_cast<T>(c[((b * H + h) * T_ + i) * D + d]);
+          for (int64_t d = 0; d < D; ++d)
+            at(b, h, i)[d] = static_cast<T>(c[((b * H + h) * T_ + i) * D + d]);
   }
   Canon read() const {
     Canon c(B * H * T_ * D);
@@ -154,9 +156,12 @@ Ref reference(const Case& cs, const Canon& q, const Canon& k, const Canon& v, co
   return r;
 }
 
+// f32: measured worst 8.7e-7 at amplitude 1 on every ISA path. A score s in f32 carries an
+// error of ~|s| * 6e-8 that exp turns into a relative error of the same size, so the bound
+// grows with the scores' amplitude (40: scores up to ~150, measured worst 8.7e-6).
 template <class T>
-double tolerance() {
-  return std::is_same_v<T, double> ? 1e-12 : 2e-5;
+double tolerance(const Case& cs) {
+  return std::is_same_v<T, double> ? 1e-12 : 2e-6 * std::max(1.0, cs.amplitude / 4);
 }
 
 // Max |a - r| / max(1, max |r|) over a tensor; reports the first mismatch.
@@ -196,7 +201,7 @@ void run_case(const Case& cs, bool backward = true) {
   Ref r = reference(cs, q, k, v, g);
   AttentionStats st;
   attention_forward<T>(cs.dims(), oq.c(), ok.c(), ov.c(), oo.t, lse.data(), cs.cfg(), &st);
-  expect_close(oo.read(), r.out, tolerance<T>(), "out", cs);
+  expect_close(oo.read(), r.out, tolerance<T>(cs), "out", cs);
   Canon l(lse.begin(), lse.end());
   for (size_t i = 0; i < l.size(); ++i) {
     if (std::isinf(r.lse[i])) {
@@ -204,13 +209,13 @@ void run_case(const Case& cs, bool backward = true) {
       l[i] = r.lse[i] = 0;
     }
   }
-  expect_close(l, r.lse, tolerance<T>(), "lse", cs);
+  expect_close(l, r.lse, tolerance<T>(cs), "lse", cs);
   if (!backward) return;
   attention_backward<T>(cs.dims(), oq.c(), ok.c(), ov.c(), oo.c(), og.c(), lse.data(), odq.t,
                         odk.t, odv.t, cs.cfg(), &st);
-  expect_close(odq.read(), r.dq, tolerance<T>(), "dq", cs);
-  expect_close(odk.read(), r.dk, tolerance<T>(), "dk", cs);
-  expect_close(odv.read(), r.dv, tolerance<T>(), "dv", cs);
+  expect_close(odq.read(), r.dq, tolerance<T>(cs), "dq", cs);
+  expect_close(odk.read(), r.dk, tolerance<T>(cs), "dk", cs);
+  expect_close(odv.read(), r.dv, tolerance<T>(cs), "dv", cs);
 }
 
 }  // namespace
@@ -296,8 +301,8 @@ TEST(Attention, ThreadCountDoesNotChangeBits) {
   std::vector<float> fq(q.begin(), q.end()), fk(k.begin(), k.end()), fv(v.begin(), v.end());
   AttentionDims d;
   d.B = B, d.H = H, d.Tq = d.Tk = T, d.D = D;
-  const AttnTensor<const float> tq{fq.data(), H * T * D, T * D, D}, tk{fk.data(), H * T * D, T * D, D},
-      tv{fv.data(), H * T * D, T * D, D};
+  const AttnTensor<const float> tq{fq.data(), H * T * D, T * D, D},
+      tk{fk.data(), H * T * D, T * D, D}, tv{fv.data(), H * T * D, T * D, D};
   std::vector<float> o1(q.size()), o2(q.size()), l1(B * H * T), l2(B * H * T);
   std::vector<float> g1[3], g2[3];
   for (int i = 0; i < 3; ++i) g1[i] = g2[i] = std::vector<float>(q.size());
@@ -310,7 +315,8 @@ TEST(Attention, ThreadCountDoesNotChangeBits) {
     cfg.split = AttnBackwardSplit::two_pass;
     attention_forward<float>(d, tq, tk, tv, {o.data(), H * T * D, T * D, D}, l.data(), cfg);
     attention_backward<float>(d, tq, tk, tv, {o.data(), H * T * D, T * D, D}, tv, l.data(),
-                              {g[0].data(), H * T * D, T * D, D}, {g[1].data(), H * T * D, T * D, D},
+                              {g[0].data(), H * T * D, T * D, D},
+                              {g[1].data(), H * T * D, T * D, D},
                               {g[2].data(), H * T * D, T * D, D}, cfg);
   }
   EXPECT_EQ(o1, o2);

@@ -158,7 +158,8 @@ TEST(AttentionOp, StridedSlicesNeedNoCopyAndOutputMergesAsView) {
     h[i] = qkv.slice(2, i * C, (i + 1) * C).reshape({B, T, H, D}).transpose(1, 2);
   ASSERT_FALSE(h[0].is_contiguous());
   const Tensor y = scaled_dot_product_attention(h[0], h[1], h[2]);
-  const Tensor ref = naive_attention(h[0].contiguous(), h[1].contiguous(), h[2].contiguous(), true, 0);
+  const Tensor ref =
+      naive_attention(h[0].contiguous(), h[1].contiguous(), h[2].contiguous(), true, 0);
   EXPECT_LE(rel_err(y, ref), 1e-5);
   EXPECT_TRUE(y.transpose(1, 2).is_contiguous());  // merging heads is a view
   // A transposed last dim (not unit-stride) is copied, and still correct.
@@ -189,11 +190,14 @@ TEST(AttentionOp, ArgumentErrors) {
   Generator g(15);
   const Tensor q = randn({1, 2, 3, 4}, g), k = randn({1, 2, 5, 4}, g);
   auto msg = [](auto fn) { return test::error_of(fn); };
-  EXPECT_NE(msg([&] { scaled_dot_product_attention(q.reshape({2, 3, 4}), k, k); }).find("must be (B, H, T, D)"),
+  EXPECT_NE(msg([&] { scaled_dot_product_attention(q.reshape({2, 3, 4}), k, k); })
+                .find("must be (B, H, T, D)"),
             std::string::npos);
-  EXPECT_NE(msg([&] { scaled_dot_product_attention(q, randn({1, 2, 5, 3}, g), k); }).find("needs k and v"),
+  EXPECT_NE(msg([&] { scaled_dot_product_attention(q, randn({1, 2, 5, 3}, g), k); })
+                .find("needs k and v"),
             std::string::npos);
-  EXPECT_NE(msg([&] { scaled_dot_product_attention(q, k, k.to(DType::f64)); }).find("dtypes differ"),
+  EXPECT_NE(msg([&] { scaled_dot_product_attention(q, k, k.to(DType::f64)); })
+                .find("dtypes differ"),
             std::string::npos);
   EXPECT_NE(msg([&] { scaled_dot_product_attention(q, k, k, true, -1); }).find("q_offset"),
             std::string::npos);
