@@ -2,36 +2,13 @@
 // kernels::isa()): the same block product and softmax exp as attention_avx512.cpp with 8-lane
 // vectors. A tile is up to 6 rows x 2 vectors (12 accumulators + 2 B vectors + 1 broadcast of
 // the 16 ymm registers, the shape of BLIS's Haswell sgemm kernel); tails use vmaskmov.
-#include <immintrin.h>
-
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/simd_avx2.h"
 
 namespace bstack::kernels::detail {
 namespace {
-
-// exp(x) after Cephes expf, as exp512 in attention_avx512.cpp; 2^n is built in the exponent
-// field (n in [-126, 127] after the clamp). Arguments below -87 give 0.
-__m256 exp256(__m256 x) {
-  const __m256 live = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_GE_OQ);
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.0f));
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(e)), live);
-}
 
 __m256i tail_mask(int64_t n) {  // lanes < n all ones (n in 0..8)
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -108,25 +85,11 @@ void gemm(int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t 
   }
 }
 
-float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-float hmax(__m256 v) {
-  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_max_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 float max(const float* x, int64_t n) {
   __m256 m = _mm256_set1_ps(-__builtin_inff());
   int64_t j = 0;
   for (; j + 8 <= n; j += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(x + j));
-  float r = hmax(m);
+  float r = F32::hmax(m);
   for (; j < n; ++j) r = x[j] > r ? x[j] : r;
   return r;
 }
@@ -136,12 +99,13 @@ float exp_sum(float* x, int64_t n, float shift) {
   __m256 s = _mm256_setzero_ps();
   for (int64_t j = 0; j < n; j += 8) {
     const __m256i mk = tail_mask(n - j < 8 ? n - j : 8);
-    const __m256 e = _mm256_and_ps(exp256(_mm256_sub_ps(_mm256_maskload_ps(x + j, mk), vs)),
-                                   _mm256_castsi256_ps(mk));
+    const __m256 x_j = _mm256_maskload_ps(x + j, mk);
+    const __m256 e =
+        _mm256_and_ps(vexp_flush<F32>(_mm256_sub_ps(x_j, vs)), _mm256_castsi256_ps(mk));
     _mm256_maskstore_ps(x + j, mk, e);
     s = _mm256_add_ps(s, e);
   }
-  return hsum(s);
+  return F32::hsum(s);
 }
 
 void ds(float* dp, const float* p, int64_t n, float di) {

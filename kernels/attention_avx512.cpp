@@ -1,43 +1,15 @@
 // AVX-512 inner loops of the tiled attention (compiled with -mavx512f...; reached only through
 // kernels::isa()): the block product, vectorised over its output row (the key block for
 // S = Q K^T and dP = dO V^T, D for P V, dS K, P^T dO and dS^T Q), and the exp of the online
-// softmax. Tails (odd D, partial key blocks) use masked loads and stores, so any size runs the
-// same code without reading past a row.
-//
-// GCC 12 builds several AVX-512 intrinsics (min, max, roundscale, scalef, reduce) on
-// _mm512_undefined_ps and then warns about its own header (GCC bug 105593): silenced here only.
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-
+// softmax (vexp_flush, simd_math.inc). Tails (odd D, partial key blocks) use masked loads and
+// stores, so any size runs the same code without reading past a row.
 #include <cstdint>
 
 #include "kernels/attention.h"
+#include "kernels/simd_avx512.h"
 
 namespace bstack::kernels::detail {
 namespace {
-
-// exp(x) for x in float range, after Cephes expf (S. Moshier, cephes/single/expf.c): x = n ln2 + r
-// with |r| <= ln2/2 (ln2 split in two for an exact n ln2), a degree-6 polynomial for e^r, then
-// the scale by 2^n (vscalefps). Relative error ~2 ulp; arguments below -87 give 0, so masked or
-// negligible probabilities never turn into denormals.
-__m512 exp512(__m512 x) {
-  const __mmask16 live = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_GE_OQ);
-  x = _mm512_min_ps(x, _mm512_set1_ps(88.0f));
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  return _mm512_maskz_mov_ps(live, _mm512_scalef_ps(p, n));
-}
 
 __mmask16 tail_mask(int64_t n) {  // the first n lanes (n in 1..16)
   return static_cast<__mmask16>((1u << n) - 1u);
@@ -136,14 +108,14 @@ float exp_sum(float* x, int64_t n, float shift) {
   __m512 s = _mm512_setzero_ps();
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
-    const __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + j), vs));
+    const __m512 e = vexp_flush<F32>(_mm512_sub_ps(_mm512_loadu_ps(x + j), vs));
     _mm512_storeu_ps(x + j, e);
     s = _mm512_add_ps(s, e);
   }
   if (j < n) {
     const __mmask16 mk = tail_mask(n - j);
     const __m512 x_j = _mm512_maskz_loadu_ps(mk, x + j);
-    const __m512 e = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(x_j, vs)));
+    const __m512 e = _mm512_maskz_mov_ps(mk, vexp_flush<F32>(_mm512_sub_ps(x_j, vs)));
     _mm512_mask_storeu_ps(x + j, mk, e);
     s = _mm512_add_ps(s, e);
   }

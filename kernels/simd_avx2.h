@@ -95,6 +95,12 @@ struct F32 {
     const __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
     return _mm256_mul_ps(_mm256_mul_ps(p, p1), p2);
   }
+  // p * 2^n for integral n in [-126, 127]: 2^n is a normal float, built in one step.
+  static reg scale2n_normal(reg p, reg n) {
+    const __m256i e =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  }
 
   // ---- lane predicates: all-ones lanes
   static mask all() { return _mm256_set1_epi32(-1); }
@@ -111,6 +117,7 @@ struct F32 {
   static bool any(mask m) { return !_mm256_testz_si256(m, m); }
   static mask lt(reg a, reg b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
   static mask gt(reg a, reg b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GT_OQ)); }
+  static mask ge(reg a, reg b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_GE_OQ)); }
   static mask nle(reg a, reg b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_NLE_UQ)); }
   static mask ordered(reg a, reg b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_ORD_Q)); }
   static reg maskz_loadu(mask m, const T* p) { return _mm256_maskload_ps(p, m); }

@@ -82,6 +82,7 @@ struct F32 {
     return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   }
   static reg scale2n(reg p, reg n) { return _mm512_scalef_ps(p, n); }
+  static reg scale2n_normal(reg p, reg n) { return scale2n(p, n); }  // n in [-126, 127]
 
   // ---- lane predicates: a bit per lane
   static mask all() { return 0xFFFF; }
@@ -95,6 +96,7 @@ struct F32 {
   static bool any(mask m) { return m != 0; }
   static mask lt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static mask gt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static mask ge(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
   // !(a <= b): a > b, or either is NaN.
   static mask nle(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLE_UQ); }
   static mask ordered(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_ORD_Q); }
