@@ -1,7 +1,7 @@
 // Multi-head causal self-attention and the GPT-2-style pre-norm transformer block
 // (Vaswani et al. 2017; Radford et al. 2019): x + attn(ln1(x)), then x + mlp(ln2(x)) with a
-// 4x GELU MLP. Attention here materialises the (T, T) scores; the kernels issue adds a tiled
-// (flash-style) path.
+// 4x GELU MLP. Attention runs on the tiled (FlashAttention-2-style) kernel through
+// scaled_dot_product_attention: the (T, T) scores are never materialised, memory is linear in T.
 //
 // KV cache: forward_cached(x, cache) appends this step's keys and values to `cache` and
 // attends over everything cached so far, so generation feeds one token at a time and gets
