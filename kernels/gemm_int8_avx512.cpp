@@ -8,20 +8,13 @@
 // vpdpwssd when the whole file is built with -mavx512vnni, which would crash the very CPUs that
 // kernel exists for. The VNNI kernel is reached only when cpu_features().avx512_vnni is true.
 
-// GCC 12 warns about the deliberately undefined pass-through operand inside its own AVX-512
-// intrinsics (_mm512_undefined_epi32; GCC bug 105593, fixed in GCC 13).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <utility>
 
 #include "kernels/gemm_int8.h"
+#include "kernels/simd_avx512.h"  // immintrin.h, without GCC 12's warnings about its own code
 
 namespace bstack::kernels::detail {
 namespace {
