@@ -379,13 +379,16 @@ GemmConfig gemm_resolve(int64_t M, int64_t N, int64_t K, GemmConfig cfg) {
   cfg.mc = static_cast<int>(std::max<int64_t>(v.mr, cfg.mc / v.mr * v.mr));
   cfg.nc = static_cast<int>(std::max<int64_t>(v.nr, cfg.nc / v.nr * v.nr));
   cfg.kc = std::max(1, cfg.kc);
-  // No more threads than there is work for (2 MNK / 2^18 FLOPs per thread at least): a team
-  // costs a few microseconds to wake, more than a small GEMM takes.
+  // No more threads than there is work for (2 MFLOP per thread at least): a team costs a few
+  // microseconds to wake, more than a small GEMM takes (the tuner chose 1 thread for every shape
+  // class below that on the 2-core development machine).
   const double flops = 2.0 * static_cast<double>(M) * N * K;
-  const int useful = static_cast<int>(std::max(1.0, flops / (1 << 18)));
+  const int useful = static_cast<int>(std::max(1.0, flops / (1 << 21)));
   cfg.threads = std::max(1, std::min(cfg.threads, useful));
   if (cfg.split == GemmSplit::automatic)
-    cfg.split = M >= static_cast<int64_t>(cfg.threads) * v.mr * 2 ? GemmSplit::ic : GemmSplit::jr;
+    // Threads share one packed A block (jr) unless each has 64+ rows of its own: the tuner chose
+    // jr for M = 64 (1.5-2x faster than ic) and ic from M = 256 up.
+    cfg.split = M >= static_cast<int64_t>(cfg.threads) * 64 ? GemmSplit::ic : GemmSplit::jr;
   return cfg;
 }
 
