@@ -3,6 +3,7 @@
 // are not copied; a stack of matrices times one matrix ((..., M, K) @ (K, N), every Linear and
 // attention projection) runs as a single (prod(...) * M, K) @ (K, N) GEMM, and its weight
 // gradient as one GEMM over all rows instead of a batch of products summed afterwards.
+#include "kernels/eltwise.h"
 #include "kernels/gemm.h"
 #include "src/ops.h"
 #include "src/io/tune_cache.h"
@@ -137,21 +138,20 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
       }
       return o;
     };
-    kernels::GemmConfig one;
-    one.threads = 1;
+    auto one = [&](int64_t bi, const kernels::GemmConfig& cfg) {
+      kernels::gemm<T>(M, N, K, T(1), pa + offset(bi, ae), ae.strides()[nbd],
+                       ae.strides()[nbd + 1], pb + offset(bi, be), be.strides()[nbd],
+                       be.strides()[nbd + 1], T(0), po + bi * M * N, N, 1, {}, cfg);
+    };
     // Many small products: threads over the batch, one thread per GEMM. Few: threads inside.
     if (nb >= kernels::num_threads() && nb > 1) {
+      kernels::GemmConfig single;
+      single.threads = 1;
       kernels::parallel_for(nb, 2 * M * N * K + 1, [&](int64_t b0, int64_t b1) {
-        for (int64_t bi = b0; bi < b1; ++bi)
-          kernels::gemm<T>(M, N, K, T(1), pa + offset(bi, ae), ae.strides()[nbd],
-                           ae.strides()[nbd + 1], pb + offset(bi, be), be.strides()[nbd],
-                           be.strides()[nbd + 1], T(0), po + bi * M * N, N, 1, {}, one);
+        for (int64_t bi = b0; bi < b1; ++bi) one(bi, single);
       });
     } else {
-      for (int64_t bi = 0; bi < nb; ++bi)
-        kernels::gemm<T>(M, N, K, T(1), pa + offset(bi, ae), ae.strides()[nbd],
-                         ae.strides()[nbd + 1], pb + offset(bi, be), be.strides()[nbd],
-                         be.strides()[nbd + 1], T(0), po + bi * M * N, N, 1);
+      for (int64_t bi = 0; bi < nb; ++bi) one(bi, {});
     }
   });
 
@@ -221,14 +221,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
                          dw.strides()[1], T(0), mptr<T>(gx), in, 1);
       kernels::gemm<T>(out_f, in, rows, T(1), pg, 1, out_f, ptr<T>(dx), xv.rs, xv.cs, T(0),
                        mptr<T>(gw), in, 1);
-      if (has_bias) {
-        T* pb = mptr<T>(gb);
-        for (int64_t j = 0; j < out_f; ++j) pb[j] = T(0);
-        for (int64_t i = 0; i < rows; ++i) {
-          const T* row = pg + i * out_f;
-          for (int64_t j = 0; j < out_f; ++j) pb[j] += row[j];
-        }
-      }
+      if (has_bias) kernels::col_sum<T>(rows, out_f, pg, mptr<T>(gb));
     });
     timer.done(gw, (need_x ? 4.0 : 2.0) * static_cast<double>(rows) * in * out_f +
                        static_cast<double>(g.numel()));
