@@ -3,7 +3,6 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
-#include <mutex>
 
 #include "kernels/cpu.h"
 #include "kernels/parallel.h"
@@ -11,15 +10,12 @@
 namespace bstack::kernels {
 namespace {
 
-// Readers take the current table through an atomic shared_ptr snapshot; writers swap it.
-std::mutex g_mu;
-std::shared_ptr<const std::vector<TuneEntry>> g_table;
+// Readers take the current table as a C++20 atomic shared_ptr snapshot (no process-wide mutex on
+// the GEMM call path, where conv's per-image threads look it up concurrently); writers swap it.
+std::atomic<std::shared_ptr<const std::vector<TuneEntry>>> g_table;
 std::atomic<bool> g_nonempty{false};
 
-std::shared_ptr<const std::vector<TuneEntry>> snapshot() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  return g_table;
-}
+std::shared_ptr<const std::vector<TuneEntry>> snapshot() { return g_table.load(); }
 
 char bucket(int64_t d) {
   if (d < 32) return 't';
@@ -29,14 +25,18 @@ char bucket(int64_t d) {
   return 'x';
 }
 
+// "m?_n?_k?" into out[0..8], without allocating (the lookup runs on every GEMM call).
+void shape_class(int64_t M, int64_t N, int64_t K, char out[9]) {
+  const char text[9] = {'m', bucket(M), '_', 'n', bucket(N), '_', 'k', bucket(K), '\0'};
+  for (int i = 0; i < 9; ++i) out[i] = text[i];
+}
+
 }  // namespace
 
 std::string gemm_shape_class(int64_t M, int64_t N, int64_t K) {
-  std::string s = "m?_n?_k?";
-  s[1] = bucket(M);
-  s[4] = bucket(N);
-  s[7] = bucket(K);
-  return s;
+  char cls[9];
+  shape_class(M, N, K, cls);
+  return cls;
 }
 
 std::string tune_machine_key() {
@@ -48,9 +48,9 @@ std::string tune_machine_key() {
 
 void tune_install(std::vector<TuneEntry> entries) {
   auto t = std::make_shared<const std::vector<TuneEntry>>(std::move(entries));
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_nonempty.store(!t->empty(), std::memory_order_release);
-  g_table = std::move(t);
+  const bool nonempty = !t->empty();
+  g_table.store(std::move(t));
+  g_nonempty.store(nonempty, std::memory_order_release);
 }
 
 std::vector<TuneEntry> tune_entries() {
@@ -64,7 +64,8 @@ bool tune_lookup_gemm(const char* op, int64_t M, int64_t N, int64_t K, GemmConfi
   if (!g_nonempty.load(std::memory_order_acquire)) return false;  // the common, untuned case
   auto t = snapshot();
   if (!t) return false;
-  const std::string cls = gemm_shape_class(M, N, K);
+  char cls[9];
+  shape_class(M, N, K, cls);
   for (const TuneEntry& e : *t)
     if (e.op == op && e.shape_class == cls) {
       *out = e.config;
