@@ -1,6 +1,7 @@
 // bstack: the command line. Parses arguments (CLI11) and calls the libraries; nothing else.
 // Exit codes: 0 success, 1 runtime error (bstack::Error and friends), 2 usage error.
 #include "bstack_build_info.h"
+#include "cli/calibrate_cmd.h"
 #include "cli/demo.h"
 #include "cli/train_cmd.h"
 #include "cli/tune_cmd.h"
@@ -79,6 +80,13 @@ int main(int argc, char** argv) {
               "and write the tuning cache every later run uses automatically");
   bstack::cli::add_tune_options(tune, tune_opts);
 
+  bstack::cli::CalibrateOptions calibrate_opts;
+  CLI::App* calibrate = app.add_subcommand(
+      "calibrate", "Measure this machine (memory bandwidth and latency, FMA and int8 peaks, GEMM\n"
+                   "efficiency, dispatch tax, data path; under mpirun the interconnect) and write\n"
+                   "the profile walls/ predicts from");
+  bstack::cli::add_calibrate_options(calibrate, calibrate_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -93,6 +101,7 @@ int main(int argc, char** argv) {
   try {
     if (!tune->parsed()) bstack::load_tuning_cache_quietly();
     if (tune->parsed()) return bstack::cli::run_tune(opts, tune_opts);
+    if (calibrate->parsed()) return bstack::cli::run_calibrate(opts, calibrate_opts);
     if (demo->parsed()) return bstack::cli::run_demo(opts);
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
   } catch (const bstack::Error& e) {

@@ -1,0 +1,307 @@
+// Compute sections of bstack calibrate: the core clock, FMA throughput per ISA path and the
+// theoretical peak beside it (wall 1's Peak), int8 dot throughput, tuned GEMM across sizes (wall
+// 3's software efficiency eta = achieved / peak) and the framework's per-op dispatch tax.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "calibrate/calibrate.h"
+#include "kernels/cpu.h"
+#include "kernels/gemm.h"
+#include "kernels/gemm_int8.h"
+#include "kernels/parallel.h"
+#include "kernels/peak.h"
+#include "src/ops.h"
+#include "src/tensor.h"
+
+namespace bstack::calibrate {
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Runs f() once as a warm-up, then `repeats` times (at least), until `min_total` seconds have been
+// spent timing; returns the best (smallest) time of one call.
+template <class F>
+double best_time(F&& f, int repeats, double min_total) {
+  f();
+  double best = 1e30, total = 0;
+  for (int r = 0; r < repeats || total < min_total; ++r) {
+    const auto t0 = Clock::now();
+    f();
+    const double dt = seconds_since(t0);
+    best = std::min(best, dt);
+    total += dt;
+    if (r > 1000) break;
+  }
+  return best;
+}
+
+// Restores the kernels' thread count when it goes out of scope.
+struct ThreadScope {
+  int prev;
+  explicit ThreadScope(int n) : prev(kernels::num_threads()) { kernels::set_num_threads(n); }
+  ~ThreadScope() { kernels::set_num_threads(prev); }
+};
+
+int all_threads(const Options& o) { return o.threads > 0 ? o.threads : kernels::num_threads(); }
+
+// 32 dependent integer adds per loop trip (1 cycle latency each on every x86-64 core since the
+// P6); the loop's own counter and branch run on other ports in parallel. Cycles / seconds is the
+// clock the core really runs at, turbo included (method: lmbench's `mhz`, which times chains of
+// instructions of known latency).
+double add_chain(int64_t iters) {
+  uint64_t x = 0;
+  for (int64_t i = 0; i < iters; ++i) {
+    asm volatile(
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+        : "+r"(x));
+  }
+  return static_cast<double>(iters) * 32;
+}
+
+// The nominal clock the OS reports (/proc/cpuinfo "cpu MHz"), 0 when absent.
+double nominal_clock_hz() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("cpu MHz", 0) == 0) {
+      const size_t c = line.find(':');
+      if (c != std::string::npos) return std::atof(line.c_str() + c + 1) * 1e6;
+    }
+  return 0;
+}
+
+int lanes_fp32(kernels::Isa path) {
+  return path == kernels::Isa::avx512 ? 16 : path == kernels::Isa::avx2 ? 8 : 1;
+}
+
+}  // namespace
+
+double measure_clock_hz(double seconds) {
+  const int64_t iters = 1 << 16;
+  add_chain(iters);
+  double best = 1e30;
+  const auto t0 = Clock::now();
+  int64_t trips = 0;
+  while (seconds_since(t0) < seconds || trips < 5) {
+    const auto t1 = Clock::now();
+    add_chain(iters);
+    best = std::min(best, seconds_since(t1));
+    ++trips;
+  }
+  return static_cast<double>(iters) * 32 / best;
+}
+
+void calibrate_compute(const Options& o, MachineProfile& p, const ProgressFn& progress) {
+  const int nt = all_threads(o);
+  const double sec = o.quick ? 0.02 : 0.05;
+  const int reps = o.quick ? 3 : 7;
+  const std::string how = fmt::format(
+      "register-only loop, 12 independent accumulator chains, best of {} after a warm-up, ~{:.0f} "
+      "ms per run, every thread its own loop",
+      reps, sec * 1e3);
+
+  progress(0.0, "core clock");
+  const double clock = measure_clock_hz(o.quick ? 0.05 : 0.2);
+  p.set({"clock_hz", clock, "Hz",
+         "chains of 32 dependent integer adds (1-cycle latency), best of many (lmbench mhz method)"});
+  const double nominal = nominal_clock_hz();
+  if (nominal > 0)
+    p.set({"nominal_clock_hz", nominal, "Hz", "OS report: /proc/cpuinfo 'cpu MHz'"});
+
+  Series fma{"compute/fma", {"isa", "bits", "threads", "flops_per_s"}, {}, "FMA peak: " + how};
+  const kernels::Isa best = kernels::isa();
+  std::vector<kernels::Isa> paths;
+  for (int i = 0; i <= static_cast<int>(best); ++i) paths.push_back(static_cast<kernels::Isa>(i));
+  const int jobs = static_cast<int>(paths.size()) * 4;
+  int done = 0;
+  for (kernels::Isa path : paths) {
+    for (int bits : {32, 64}) {
+      for (int threads : {1, nt}) {
+        progress(0.1 + 0.6 * done++ / jobs, fmt::format("FMA {} fp{} {}t", kernels::isa_name(path), bits, threads));
+        const double f = bits == 32 ? kernels::fma_peak_flops<float>(path, threads, sec, reps)
+                                    : kernels::fma_peak_flops<double>(path, threads, sec, reps);
+        fma.add_row({static_cast<double>(path), static_cast<double>(bits), static_cast<double>(threads), f});
+        const std::string prec = bits == 32 ? "fp32" : "fp64";
+        const std::string m = fmt::format("FMA loop, {} path, {} thread(s): {}", kernels::isa_name(path), threads, how);
+        if (threads == 1)
+          p.set({fmt::format("peak_flops_{}_{}_1t", prec, kernels::isa_name(path)), f, "FLOP/s", m});
+        if (path == best) {
+          p.set({fmt::format("peak_flops_{}{}", prec, threads == 1 ? "_1t" : ""), f, "FLOP/s", m});
+          if (threads == nt && nt == 1) p.set({fmt::format("peak_flops_{}_1t", prec), f, "FLOP/s", m});
+        }
+      }
+    }
+  }
+  p.add_series(std::move(fma));
+
+  // The theoretical peak: clock x lanes x FMA units x 2 FLOP per FMA x cores.
+  const int fma_units = 2;
+  const int lanes = lanes_fp32(best);
+  const double theo32 = clock * lanes * fma_units * 2 * nt;
+  const std::string assume = fmt::format(
+      "clock x lanes x FMA units x 2 x cores = {:.2f} GHz (measured, the one the add chain ran at) "
+      "x {} fp32 lanes ({}) x {} FMA units per core (assumed: Intel Xeon Scalable Gold/Platinum "
+      "and later server cores issue two 512-bit FMAs per cycle; AMD Zen 4 one) x 2 x {} cores",
+      clock / 1e9, lanes, kernels::isa_name(best), fma_units, nt);
+  p.set({"theoretical_peak_flops_fp32", theo32, "FLOP/s", assume});
+  p.set({"theoretical_peak_flops_fp64", theo32 / 2, "FLOP/s", assume + "; fp64 has half the lanes"});
+  const double ratio = p.value("peak_flops_fp32") / theo32;
+  p.set({"peak_fraction_fp32", ratio, "1", "measured FMA peak / theoretical peak (all threads)"});
+  if (ratio < 0.6)
+    p.note(fmt::format("compute: the measured fp32 peak is {:.0f}% of the theoretical figure with "
+                       "{} FMA units per core: this core likely issues one {}-lane FMA per cycle "
+                       "(one FMA unit, or 512-bit FMAs split in two halves), or runs vector code "
+                       "at a lower clock than the add chain",
+                       ratio * 100, fma_units, lanes));
+  else if (ratio > 1.05)
+    p.note(fmt::format("compute: the measured fp32 peak is {:.0f}% of the theoretical figure: the "
+                       "clock under FMA load is higher than the add chain saw", ratio * 100));
+  if (nominal > 0 && clock > nominal * 1.1)
+    p.note(fmt::format("compute: the core runs at {:.2f} GHz while the OS reports {:.2f} GHz "
+                       "(turbo, or a VM that reports the base clock)", clock / 1e9, nominal / 1e9));
+
+  // int8 dot products: every kernel family the CPU has (vpdpbusd; vpmaddubsw + vpmaddwd).
+  Series i8{"compute/int8", {"kernel", "threads", "ops_per_s"}, {}, "int8 dot: " + how};
+  const kernels::Int8Kernel best8 = kernels::int8_kernel_best();
+  for (kernels::Int8Kernel k : {kernels::Int8Kernel::avx512vnni, kernels::Int8Kernel::avx_vnni,
+                                kernels::Int8Kernel::avx512bw, kernels::Int8Kernel::avx2,
+                                kernels::Int8Kernel::scalar}) {
+    if (!kernels::int8_kernel_available(k)) continue;
+    for (int threads : {1, nt}) {
+      progress(0.75, fmt::format("int8 {} {}t", kernels::int8_kernel_name(k), threads));
+      const double ops = kernels::int8_peak_ops(k, threads, sec, reps);
+      i8.add_row({static_cast<double>(k), static_cast<double>(threads), ops});
+      const std::string m = fmt::format("int8 dot loop, {} kernel, {} thread(s), 2 OP per u8 x s8 "
+                                        "multiply-accumulate: {}", kernels::int8_kernel_name(k), threads, how);
+      if (threads == 1)
+        p.set({fmt::format("peak_ops_int8_{}_1t", kernels::int8_kernel_name(k)), ops, "OP/s", m});
+      if (k == best8) p.set({threads == 1 ? "peak_ops_int8_1t" : "peak_ops_int8", ops, "OP/s", m});
+      if (k == best8 && nt == 1) p.set({"peak_ops_int8_1t", ops, "OP/s", m});
+    }
+  }
+  p.add_series(std::move(i8));
+  progress(1.0, "compute done");
+}
+
+void calibrate_gemm(const Options& o, MachineProfile& p, const ProgressFn& progress) {
+  const int nt = all_threads(o);
+  struct Shape { int64_t m, n, k; };
+  std::vector<Shape> shapes;
+  if (o.quick) {
+    shapes = {{128, 128, 128}, {512, 512, 512}, {1024, 1024, 1024}};
+  } else {
+    shapes = {{64, 64, 64},    {128, 128, 128},  {256, 256, 256},   {512, 512, 512},
+              {1024, 1024, 1024}, {2048, 2048, 2048}, {512, 768, 3072}, {512, 3072, 768},
+              {64, 256, 784}};
+  }
+  const int reps = o.quick ? 3 : 5;
+  const double min_total = o.quick ? 0.05 : 0.2;
+  const std::string how = fmt::format(
+      "bstack SGEMM (tuned when `bstack tune` has run, else the analytical blocking), row-major "
+      "C = A B, beta = 0, 2MNK FLOP, best of >= {} after a warm-up and >= {:.0f} ms of timing", reps,
+      min_total * 1e3);
+  Series s{"gemm/sgemm", {"m", "n", "k", "threads", "flops_per_s", "efficiency"}, {}, how};
+  Series d{"gemm/dgemm", {"m", "n", "k", "threads", "flops_per_s", "efficiency"}, {}, how};
+  const double peak32 = p.value_or("peak_flops_fp32", 0), peak32_1t = p.value_or("peak_flops_fp32_1t", 0);
+  const double peak64 = p.value_or("peak_flops_fp64", 0), peak64_1t = p.value_or("peak_flops_fp64_1t", 0);
+  size_t job = 0;
+  const size_t jobs = shapes.size() * 2 + 2;
+  double big32 = 0, big32_1t = 0;
+  for (const Shape& sh : shapes) {
+    std::vector<float> A(sh.m * sh.k, 0.5f), B(sh.k * sh.n, 0.25f), C(sh.m * sh.n);
+    for (int threads : {1, nt}) {
+      progress(static_cast<double>(job++) / jobs, fmt::format("SGEMM {}x{}x{} {}t", sh.m, sh.n, sh.k, threads));
+      ThreadScope ts(threads);
+      const double t = best_time([&] {
+        kernels::sgemm('N', 'N', sh.m, sh.n, sh.k, 1.f, A.data(), sh.k, B.data(), sh.n, 0.f, C.data(), sh.n);
+      }, reps, min_total);
+      const double f = 2.0 * sh.m * sh.n * sh.k / t;
+      const double peak = threads == 1 ? peak32_1t : peak32;
+      s.add_row({double(sh.m), double(sh.n), double(sh.k), double(threads), f, peak > 0 ? f / peak : NAN});
+      if (sh.m == sh.n && sh.n == sh.k && sh.m >= (o.quick ? 1024 : 2048)) (threads == 1 ? big32_1t : big32) = f;
+    }
+  }
+  // DGEMM at one mid-size square (fp64 efficiency for the walls' fp64 workloads).
+  const int64_t nd = o.quick ? 512 : 1024;
+  std::vector<double> A(nd * nd, 0.5), B(nd * nd, 0.25), C(nd * nd);
+  double dg = 0, dg_1t = 0;
+  for (int threads : {1, nt}) {
+    progress(static_cast<double>(job++) / jobs, fmt::format("DGEMM {}^3 {}t", nd, threads));
+    ThreadScope ts(threads);
+    const double t = best_time([&] {
+      kernels::dgemm('N', 'N', nd, nd, nd, 1.0, A.data(), nd, B.data(), nd, 0.0, C.data(), nd);
+    }, reps, min_total);
+    const double f = 2.0 * nd * nd * nd / t;
+    const double peak = threads == 1 ? peak64_1t : peak64;
+    d.add_row({double(nd), double(nd), double(nd), double(threads), f, peak > 0 ? f / peak : NAN});
+    (threads == 1 ? dg_1t : dg) = f;
+  }
+  const std::string at = fmt::format("{0}x{0}x{0}: ", o.quick ? 1024 : 2048);
+  p.set({"gemm_flops_fp32", big32, "FLOP/s", at + how + fmt::format(", {} threads", nt)});
+  p.set({"gemm_flops_fp32_1t", big32_1t, "FLOP/s", at + how + ", 1 thread"});
+  p.set({"gemm_flops_fp64", dg, "FLOP/s", fmt::format("{0}x{0}x{0} DGEMM, {1} threads: ", nd, nt) + how});
+  p.set({"gemm_flops_fp64_1t", dg_1t, "FLOP/s", fmt::format("{0}x{0}x{0} DGEMM, 1 thread: ", nd) + how});
+  if (peak32 > 0)
+    p.set({"gemm_efficiency_fp32", big32 / peak32, "1",
+           "wall 3's software efficiency eta = gemm_flops_fp32 / peak_flops_fp32 (measured FMA peak)"});
+  if (peak32_1t > 0)
+    p.set({"gemm_efficiency_fp32_1t", big32_1t / peak32_1t, "1",
+           "eta on 1 thread = gemm_flops_fp32_1t / peak_flops_fp32_1t"});
+  p.add_series(std::move(s));
+  p.add_series(std::move(d));
+  progress(1.0, "GEMM done");
+}
+
+void calibrate_dispatch(const Options& o, MachineProfile& p, const ProgressFn& progress) {
+  // The dispatch tax: what one tensor op costs when its math is free (1-element tensors), i.e.
+  // shape checks, output allocation, dtype dispatch, and with autograd the graph node and its
+  // backward call. Method: loops of `n` ops, best of `reps` loops after a warm-up, divided by n.
+  const int n = o.quick ? 2000 : 10000;
+  const int reps = o.quick ? 5 : 9;
+  Tensor a = full({1}, 1.0), b = full({1}, 1e-6);
+  progress(0.0, "dispatch: op without autograd");
+  double t_fwd = 0;
+  {
+    NoGradGuard ng;
+    t_fwd = best_time([&] {
+      Tensor x = a;
+      for (int i = 0; i < n; ++i) x = add(x, b);
+    }, reps, 0) / n;
+  }
+  progress(0.5, "dispatch: op with autograd, forward + backward");
+  Tensor w = full({1}, 1.0);
+  w.requires_grad_(true);
+  const int chain = std::min(n, 1000);  // graph depth kept small (backward recursion/stack)
+  const double t_ag = best_time([&] {
+    Tensor x = w;
+    for (int i = 0; i < chain; ++i) x = add(x, b);
+    x.backward();
+    w.zero_grad();
+  }, reps, 0) / chain;
+  const std::string m = fmt::format(
+      "element-wise add of two 1-element f32 tensors, {} ops per loop, best of {} loops after a "
+      "warm-up, time / ops", n, reps);
+  p.set({"dispatch_s", t_fwd, "s", m + " (no autograd)"});
+  p.set({"dispatch_autograd_s", t_ag, "s",
+         fmt::format("as dispatch_s but recording the graph over a chain of {} ops, then backward "
+                     "through it: forward + backward per op", chain)});
+  progress(1.0, "dispatch done");
+}
+
+}  // namespace bstack::calibrate

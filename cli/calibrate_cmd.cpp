@@ -1,0 +1,135 @@
+#include "cli/calibrate_cmd.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "calibrate/plot.h"
+#include "kernels/cpu.h"
+#include "dist/comm.h"
+#include "src/error.h"
+#include "src/util/progress.h"
+
+namespace bstack::cli {
+namespace {
+
+// A value in the unit a person reads: GB/s, GFLOP/s, µs, MiB, GHz.
+std::string human(double v, const std::string& unit) {
+  if (std::isnan(v)) return "n/a";
+  if (unit == "B/s") return fmt::format("{:.2f} GB/s", v / 1e9);
+  if (unit == "FLOP/s") return fmt::format("{:.1f} GFLOP/s", v / 1e9);
+  if (unit == "OP/s") return fmt::format("{:.1f} GOP/s", v / 1e9);
+  if (unit == "Hz") return fmt::format("{:.3f} GHz", v / 1e9);
+  if (unit == "samples/s") return fmt::format("{:.0f} samples/s", v);
+  if (unit == "W") return fmt::format("{:.1f} W", v);
+  if (unit == "B") {
+    if (v >= 1 << 30) return fmt::format("{:.2f} GiB", v / (1 << 30));
+    if (v >= 1 << 20) return fmt::format("{:.1f} MiB", v / (1 << 20));
+    return fmt::format("{:.0f} KiB", v / 1024);
+  }
+  if (unit == "s") {
+    if (v < 1e-6) return fmt::format("{:.1f} ns", v * 1e9);
+    if (v < 1e-3) return fmt::format("{:.2f} µs", v * 1e6);
+    return fmt::format("{:.2f} ms", v * 1e3);
+  }
+  if (unit == "1") return fmt::format("{:.3f}", v);
+  return fmt::format("{:.4g} {}", v, unit);
+}
+
+void print_table(const calibrate::MachineProfile& p) {
+  fmt::print(stderr, "\n{} | {} | {} threads | {}\n", p.meta_value("cpu_model"), p.meta_value("isa"),
+             p.meta_value("threads"), p.meta_value("date"));
+  fmt::print(stderr, "{:<34} {:>18} {:>10}  {}\n", "parameter", "value", "fit", "method");
+  for (const calibrate::Param& q : p.params) {
+    std::string fit = std::isnan(q.quality) ? "" : fmt::format("{}={:.3f}", q.quality_name, q.quality);
+    std::string method = q.method.size() > 90 ? q.method.substr(0, 87) + "..." : q.method;
+    fmt::print(stderr, "{:<34} {:>18} {:>10}  {}\n", q.key, human(q.value, q.unit), fit, method);
+  }
+  for (const std::string& n : p.notes) fmt::print(stderr, "note: {}\n", n);
+}
+
+nlohmann::json to_json(const calibrate::MachineProfile& p, const std::string& path) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const calibrate::Param& q : p.params) j[q.key] = q.value;
+  nlohmann::json meta = nlohmann::json::object(), fit = nlohmann::json::object();
+  for (const auto& kv : p.meta) meta[kv.first] = kv.second;
+  for (const calibrate::Param& q : p.params) {
+    nlohmann::json e{{"unit", q.unit}, {"method", q.method}};
+    if (!std::isnan(q.quality)) e[q.quality_name] = q.quality;
+    fit[q.key] = e;
+  }
+  j["profile"] = path;
+  j["meta"] = meta;
+  j["params"] = fit;
+  j["notes"] = p.notes;
+  return j;
+}
+
+// The plots, or a message saying why there are none (gnuplot missing is not an error).
+std::vector<std::string> write_plots(const calibrate::MachineProfile& p, const std::string& dir) {
+  if (!calibrate::gnuplot_available()) {
+    fmt::print(stderr, "bstack: --plot skipped: gnuplot is not installed (Debian package gnuplot-nox)\n");
+    return {};
+  }
+  std::vector<std::string> files = calibrate::plot_profile(p, dir);
+  for (const auto& f : files) fmt::print(stderr, "plot: {}\n", f);
+  return files;
+}
+
+}  // namespace
+
+void add_calibrate_options(CLI::App* cmd, CalibrateOptions& o) {
+  cmd->add_flag("--quick", o.run.quick, "Fewer sizes and repeats: about 30 s instead of 3 min");
+  cmd->add_option("-o,--output", o.output, "Profile to write (HDF5; default profile.h5)");
+  cmd->add_option("--plot", o.plot_dir, "Also write SVG plots (bandwidth vs working set, roofline) "
+                                        "into this directory (needs gnuplot)");
+  cmd->add_option("--sections", o.run.sections,
+                  fmt::format("Measure only these sections (comma-separated: {})",
+                              fmt::join(calibrate::section_names(), ", ")))
+      ->delimiter(',')
+      ->check(CLI::IsMember(calibrate::section_names()));
+  cmd->add_option("--scratch", o.run.scratch_dir, "Directory for the file-read test's scratch "
+                                                  "file (default $TMPDIR, else /tmp)");
+  cmd->add_option("--show", o.show, "Print (and with --plot, plot) an existing profile; measure "
+                                    "nothing");
+}
+
+int run_calibrate(const GlobalOptions& opts, const CalibrateOptions& o) {
+  if (!o.show.empty()) {
+    const calibrate::MachineProfile p = calibrate::read_profile(o.show);
+    print_table(p);
+    nlohmann::json j = to_json(p, o.show);
+    if (!o.plot_dir.empty()) j["plots"] = write_plots(p, o.plot_dir);
+    if (opts.json) fmt::print("{}\n", j.dump());
+    return 0;
+  }
+
+  dist::Communicator& comm = dist::Communicator::world();
+  const bool root = comm.rank() == 0;
+  if (root)
+    fmt::print(stderr, "Calibrating {} ({} mode{}): every figure names its method; the profile "
+                       "goes to {}\n", kernels::cpu_model(), o.run.quick ? "quick" : "full",
+               comm.size() > 1 ? fmt::format(", {} MPI ranks", comm.size()) : "", o.output);
+  const auto t0 = std::chrono::steady_clock::now();
+  Progress bar("calibrate", 1000, root && progress_default_enabled());
+  bar.set_unit("‰");
+  calibrate::MachineProfile p = calibrate::calibrate(o.run, [&](double f, const std::string& what) {
+    bar.update(static_cast<int64_t>(f * 1000), what);
+  });
+  bar.finish();
+  if (!root) return 0;
+  const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  p.set_meta("seconds_total", fmt::format("{:.1f}", dt));
+  calibrate::write_profile(o.output, p);
+  print_table(p);
+  fmt::print(stderr, "wrote {} ({} parameters, {} sample tables) in {:.1f} s\n", o.output,
+             p.params.size(), p.series.size(), dt);
+  nlohmann::json j = to_json(p, o.output);
+  if (!o.plot_dir.empty()) j["plots"] = write_plots(p, o.plot_dir);
+  if (opts.json) fmt::print("{}\n", j.dump());
+  return 0;
+}
+
+}  // namespace bstack::cli
