@@ -122,5 +122,50 @@ check "corrupt tuning cache: demo still runs" test "$rc" -eq 0
 check "corrupt tuning cache: warned" grep -q "ignoring the tuning cache" "$tmp/err"
 unset BSTACK_TUNE_CACHE
 
+# bstack calibrate: a quick run of the node sections writes a profile whose --json carries the
+# required keys; --show reads it back and plots it; a foreign, corrupt or missing profile is
+# rejected naming the file; under mpirun the interconnect is fitted (alpha, beta).
+run calibrate --quick --sections memory,compute,gemm,dispatch -o "$tmp/p.h5" --json
+check "calibrate --quick exits 0" test "$rc" -eq 0
+check "calibrate --json has the required keys with plausible values" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+for k in ["dram_triad_bytes_per_s", "dram_triad_bytes_per_s_1t", "peak_flops_fp32", "gemm_flops_fp32"]:
+    assert k in j and j[k] > 0, k
+assert 1e8 < j["dram_triad_bytes_per_s_1t"] < 1e12, j["dram_triad_bytes_per_s_1t"]
+assert j["gemm_flops_fp32"] <= 1.05 * j["peak_flops_fp32"], (j["gemm_flops_fp32"], j["peak_flops_fp32"])
+assert j["params"]["dram_triad_bytes_per_s"]["method"], "method missing"
+assert j["meta"]["mode"] == "quick"
+' "$tmp/out"
+check "calibrate prints the table" grep -q "dram_triad_bytes_per_s" "$tmp/err"
+check "calibrate writes the profile" test -s "$tmp/p.h5"
+run calibrate --show "$tmp/p.h5" --plot "$tmp/plots" --json
+check "calibrate --show exits 0" test "$rc" -eq 0
+check "calibrate --show reads the profile back" sh -c "printf '%s' '$out' | grep -q 'dram_triad_bytes_per_s'"
+if command -v gnuplot >/dev/null; then
+  check "calibrate --plot writes SVG plots" sh -c "grep -q '<svg' '$tmp/plots/bandwidth.svg' && grep -q '<svg' '$tmp/plots/roofline.svg'"
+fi
+printf 'garbage, not a profile' > "$tmp/bad_profile.h5"
+run calibrate --show "$tmp/bad_profile.h5"
+check "corrupt profile exits 1 naming the file" sh -c "[ $rc -eq 1 ] && grep -q 'bad_profile.h5' '$tmp/err'"
+BSTACK_TUNE_CACHE="$tmp/t2.h5" "$BSTACK" tune --budget-s 1 --shapes 24x40x16 --op sgemm 2>/dev/null
+run calibrate --show "$tmp/t2.h5"
+check "a tuning cache is not a profile" sh -c "[ $rc -eq 1 ] && grep -q 'bstack-tune-cache' '$tmp/err'"
+run calibrate --sections memroy
+check "calibrate --sections unknown exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'memroy' '$tmp/err'"
+if command -v mpirun >/dev/null; then
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$BSTACK" calibrate --quick --sections interconnect \
+    -o "$tmp/net.h5" --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+  check "mpirun -np 2 calibrate exits 0" test "$rc" -eq 0
+  check "mpirun calibrate fits alpha and beta" python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]).read().splitlines() if l.strip()]
+assert len(lines) == 1, "one JSON object from rank 0 only, got %d lines" % len(lines)
+j = json.loads(lines[0])
+assert 0 < j["alpha_s"] < 1e-3 and j["beta_bytes_per_s"] > 1e6, (j["alpha_s"], j["beta_bytes_per_s"])
+assert j["meta"]["ranks"] == "2"
+' "$tmp/out"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
