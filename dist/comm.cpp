@@ -1,0 +1,276 @@
+// Communicator over MPI (see comm.h). Each public call is one MPI call (or a loop of them for
+// messages over MPI's int count), checked by BSTACK_MPI_CHECK.
+#include "dist/comm.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "src/error.h"
+
+namespace bstack::dist {
+namespace {
+
+std::string mpi_error_text(int rc) {
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) return "MPI error code " + std::to_string(rc);
+  return std::string(text, static_cast<size_t>(len));
+}
+
+}  // namespace
+}  // namespace bstack::dist
+
+// Every fallible MPI call goes through this: a failure throws bstack::Error naming the call,
+// MPI's own text for the error and where it was made.
+#define BSTACK_MPI_CHECK(call)                                                              \
+  do {                                                                                      \
+    const int bstack_mpi_rc_ = (call);                                                      \
+    if (bstack_mpi_rc_ != MPI_SUCCESS)                                                      \
+      ::bstack::fail("{} failed: {} ({}:{})", #call,                                        \
+                     ::bstack::dist::mpi_error_text(bstack_mpi_rc_), __FILE__, __LINE__);   \
+  } while (0)
+
+namespace bstack::dist {
+namespace {
+
+// Largest piece one MPI call moves: counts are int.
+constexpr size_t kMaxCount = static_cast<size_t>(INT_MAX);
+
+int checked_count(const char* op, size_t bytes) {
+  BSTACK_CHECK(bytes <= kMaxCount,
+               "Communicator::{}: {} bytes is more than one MPI call can take (INT_MAX = {}); "
+               "split the message",
+               op, bytes, INT_MAX);
+  return static_cast<int>(bytes);
+}
+
+MPI_Op mpi_op(ReduceOp op) {
+  switch (op) {
+    case ReduceOp::Sum:
+    case ReduceOp::Avg: return MPI_SUM;
+    case ReduceOp::Max: return MPI_MAX;
+    case ReduceOp::Min: return MPI_MIN;
+  }
+  return MPI_SUM;
+}
+
+}  // namespace
+
+// ---- Request ---------------------------------------------------------------------------------
+
+Request& Request::operator=(Request&& o) noexcept {
+  if (this != &o) {
+    if (req_ != MPI_REQUEST_NULL) MPI_Wait(&req_, MPI_STATUS_IGNORE);
+    req_ = o.req_;
+    o.req_ = MPI_REQUEST_NULL;
+  }
+  return *this;
+}
+
+Request::~Request() {
+  // No throw from a destructor: a failure here was or will be reported by the call that failed.
+  if (req_ != MPI_REQUEST_NULL) MPI_Wait(&req_, MPI_STATUS_IGNORE);
+}
+
+void Request::wait() {
+  if (req_ == MPI_REQUEST_NULL) return;
+  BSTACK_MPI_CHECK(MPI_Wait(&req_, MPI_STATUS_IGNORE));
+}
+
+void Request::wait_all(std::span<Request> reqs) {
+  // Request is exactly one MPI_Request, but copy rather than rely on the layout.
+  std::vector<MPI_Request> raw(reqs.size());
+  for (size_t i = 0; i < reqs.size(); ++i) raw[i] = reqs[i].req_;
+  BSTACK_MPI_CHECK(MPI_Waitall(static_cast<int>(raw.size()), raw.data(), MPI_STATUSES_IGNORE));
+  for (auto& r : reqs) r.req_ = MPI_REQUEST_NULL;
+}
+
+// ---- Communicator ----------------------------------------------------------------------------
+
+bool Communicator::under_launcher() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_SIZE"})
+    if (std::getenv(var) != nullptr) return true;
+  return false;
+}
+
+Communicator& Communicator::world() {
+  static Communicator c;  // the destructor finalizes MPI at exit
+  return c;
+}
+
+Communicator::Communicator() {
+  if (!under_launcher()) return;  // size 1, no MPI
+  int initialized = 0;
+  MPI_Initialized(&initialized);
+  if (!initialized) {
+    int provided = 0;
+    // Errors in MPI_Init_thread itself abort (MPI's default handler is not set yet).
+    MPI_Init_thread(nullptr, nullptr, MPI_THREAD_FUNNELED, &provided);
+    owns_mpi_ = true;
+  }
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  BSTACK_MPI_CHECK(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  BSTACK_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
+  BSTACK_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
+  BSTACK_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+}
+
+Communicator::~Communicator() {
+  try {
+    finalize();
+  } catch (...) {
+    // At exit there is no one left to tell; MPI has printed its own message.
+  }
+}
+
+void Communicator::finalize() {
+  if (finalized_) return;
+  finalized_ = true;
+  if (comm_ == MPI_COMM_NULL) return;
+  int done = 0;
+  MPI_Finalized(&done);
+  if (done) return;
+  MPI_Comm_free(&comm_);
+  comm_ = MPI_COMM_NULL;
+  if (owns_mpi_) BSTACK_MPI_CHECK(MPI_Finalize());
+}
+
+void Communicator::abort(int code) {
+  if (comm_ != MPI_COMM_NULL && !finalized_) MPI_Abort(MPI_COMM_WORLD, code);
+  std::exit(code);
+}
+
+void Communicator::check_open(const char* op) const {
+  BSTACK_CHECK(!finalized_, "Communicator::{}: called after finalize()", op);
+}
+
+void Communicator::check_peer(const char* op, int peer) const {
+  check_open(op);
+  BSTACK_CHECK(size_ > 1,
+               "Communicator::{}: a size-1 communicator has no peer (start the program with "
+               "`mpirun -np 2 ...`)",
+               op);
+  BSTACK_CHECK(peer >= 0 && peer < size_ && peer != rank_,
+               "Communicator::{}: peer rank {} is not another rank of this communicator (rank {} "
+               "of {})",
+               op, peer, rank_, size_);
+}
+
+void Communicator::barrier() {
+  check_open("barrier");
+  if (!uses_mpi()) return;
+  BSTACK_MPI_CHECK(MPI_Barrier(comm_));
+}
+
+void Communicator::idle_barrier() {
+  check_open("idle_barrier");
+  if (!uses_mpi()) return;
+  MPI_Request req = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Ibarrier(comm_, &req));
+  for (;;) {
+    int flag = 0;
+    BSTACK_MPI_CHECK(MPI_Test(&req, &flag, MPI_STATUS_IGNORE));
+    if (flag) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void Communicator::send(const void* data, size_t bytes, int dest, int tag) {
+  check_peer("send", dest);
+  const char* p = static_cast<const char*>(data);
+  // A message over INT_MAX bytes goes as consecutive pieces (same order on the receiving side).
+  do {
+    const size_t n = std::min(bytes, kMaxCount);
+    BSTACK_MPI_CHECK(MPI_Send(p, static_cast<int>(n), MPI_BYTE, dest, tag, comm_));
+    p += n;
+    bytes -= n;
+  } while (bytes > 0);
+}
+
+void Communicator::recv(void* data, size_t bytes, int src, int tag) {
+  check_peer("recv", src);
+  char* p = static_cast<char*>(data);
+  do {
+    const size_t n = std::min(bytes, kMaxCount);
+    BSTACK_MPI_CHECK(
+        MPI_Recv(p, static_cast<int>(n), MPI_BYTE, src, tag, comm_, MPI_STATUS_IGNORE));
+    p += n;
+    bytes -= n;
+  } while (bytes > 0);
+}
+
+Request Communicator::isend(const void* data, size_t bytes, int dest, int tag) {
+  check_peer("isend", dest);
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Isend(data, checked_count("isend", bytes), MPI_BYTE, dest, tag, comm_, &r));
+  return Request(r);
+}
+
+Request Communicator::irecv(void* data, size_t bytes, int src, int tag) {
+  check_peer("irecv", src);
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Irecv(data, checked_count("irecv", bytes), MPI_BYTE, src, tag, comm_, &r));
+  return Request(r);
+}
+
+void Communicator::broadcast(void* data, size_t bytes, int root) {
+  check_open("broadcast");
+  BSTACK_CHECK(root >= 0 && root < size_, "Communicator::broadcast: root {} is not a rank (size {})",
+               root, size_);
+  if (!uses_mpi()) return;
+  char* p = static_cast<char*>(data);
+  do {
+    const size_t n = std::min(bytes, kMaxCount);
+    BSTACK_MPI_CHECK(MPI_Bcast(p, static_cast<int>(n), MPI_BYTE, root, comm_));
+    p += n;
+    bytes -= n;
+  } while (bytes > 0);
+}
+
+void Communicator::allreduce_typed(void* data, size_t n, MPI_Datatype type, size_t elem,
+                                   ReduceOp op) {
+  check_open("allreduce");
+  if (!uses_mpi()) return;  // one rank: sum, max, min and average of one value are the value
+  char* p = static_cast<char*>(data);
+  size_t left = n;
+  do {
+    const size_t k = std::min(left, kMaxCount);
+    BSTACK_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, p, static_cast<int>(k), type, mpi_op(op), comm_));
+    p += k * elem;
+    left -= k;
+  } while (left > 0);
+}
+
+void Communicator::allreduce(float* data, size_t n, ReduceOp op) {
+  allreduce_typed(data, n, MPI_FLOAT, sizeof(float), op);
+  if (op == ReduceOp::Avg && size_ > 1) {
+    const float inv = 1.0f / static_cast<float>(size_);
+    for (size_t i = 0; i < n; ++i) data[i] *= inv;
+  }
+}
+
+void Communicator::allreduce(double* data, size_t n, ReduceOp op) {
+  allreduce_typed(data, n, MPI_DOUBLE, sizeof(double), op);
+  if (op == ReduceOp::Avg && size_ > 1) {
+    const double inv = 1.0 / static_cast<double>(size_);
+    for (size_t i = 0; i < n; ++i) data[i] *= inv;
+  }
+}
+
+void Communicator::allgather(const void* send, size_t bytes, void* recv) {
+  check_open("allgather");
+  if (!uses_mpi()) {
+    if (bytes > 0 && send != recv) std::memmove(recv, send, bytes);
+    return;
+  }
+  const int count = checked_count("allgather", bytes);
+  BSTACK_MPI_CHECK(MPI_Allgather(send, count, MPI_BYTE, recv, count, MPI_BYTE, comm_));
+}
+
+}  // namespace bstack::dist
