@@ -1,0 +1,404 @@
+// Section "interconnect" of bstack calibrate: OSU ping-pong latency, OSU windowed bandwidth and
+// OSU all-reduce time over the Communicator, the alpha-beta fits of wall 14 and nccl-tests' bus
+// bandwidth. Methods and iteration counts: see interconnect.h.
+#include "calibrate/interconnect.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "calibrate/calibrate.h"
+#include "calibrate/lsq.h"
+#include "src/error.h"
+#include "walls/communication.h"
+
+namespace bstack::calibrate {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Page-aligned buffer (OSU aligns its buffers to the page size), touched once so page faults
+// stay out of the warm-up.
+class Buffer {
+ public:
+  explicit Buffer(size_t bytes) : bytes_(std::max<size_t>(bytes, 1)) {
+    const size_t rounded = (bytes_ + 4095) / 4096 * 4096;
+    p_.reset(static_cast<char*>(std::aligned_alloc(4096, rounded)));
+    BSTACK_CHECK(p_ != nullptr, "calibrate interconnect: cannot allocate {} bytes", rounded);
+    std::memset(p_.get(), 0, bytes_);
+  }
+  char* data() { return p_.get(); }
+  float* floats() { return reinterpret_cast<float*>(p_.get()); }
+
+ private:
+  struct Free {
+    void operator()(char* p) const { std::free(p); }
+  };
+  size_t bytes_;
+  std::unique_ptr<char, Free> p_;
+};
+
+// OSU's default iteration counts (osu_util.h), "large" meaning above 8 KiB.
+struct OsuCounts {
+  int skip_small, iters_small, skip_large, iters_large;
+  int skip(size_t bytes) const { return bytes > 8192 ? skip_large : skip_small; }
+  int iters(size_t bytes) const { return bytes > 8192 ? iters_large : iters_small; }
+};
+constexpr OsuCounts kLatencyCounts{100, 10000, 10, 1000};  // osu_latency
+constexpr OsuCounts kBandwidthCounts{10, 100, 2, 20};      // osu_bw
+constexpr OsuCounts kCollectiveCounts{200, 1000, 10, 100}; // osu_allreduce
+
+constexpr int kCtlTag = 7001;   // iteration counts, rank 0 -> 1
+constexpr int kDataTag = 7002;  // the measured messages
+constexpr int kAckTag = 7003;   // osu_bw's ack
+
+// One size, OSU style: a first iteration (page faults, connection set-up), `skip` warm-up
+// iterations, then `iters` timed ones. `loop(n)` runs n iterations on this rank and returns the
+// seconds it counts for them. Rank 0 picks skip and iters from what the iterations before took
+// (OSU's counts at most, about `b.budget_s` in all, at least `b.min_iters` timed) and `share`
+// passes each choice to the other participants. Returns {seconds of the timed loop, iters}.
+template <class Loop, class Share>
+std::pair<double, int> run_size(size_t bytes, const OsuCounts& osu, const SweepBudget& b,
+                                bool leader, Loop&& loop, Share&& share) {
+  const double first = loop(1);
+  int skip = 0;
+  if (leader) {
+    const double per = std::max(first, 1e-9);
+    skip = std::clamp(static_cast<int>(0.2 * b.budget_s / per), 1, osu.skip(bytes));
+  }
+  share(skip);
+  const double warm = loop(skip);
+  int iters = 0;
+  if (leader) {
+    const double per = std::max(warm / skip, 1e-9);
+    const double left = std::max(b.budget_s - first - warm, 0.0);
+    iters = std::clamp(static_cast<int>(left / per), std::max(b.min_iters, 1),
+                       std::max(osu.iters(bytes), b.min_iters));
+  }
+  share(iters);
+  return {loop(iters), iters};
+}
+
+void require_pair(const dist::Communicator& comm, const char* what) {
+  BSTACK_CHECK(comm.size() >= 2, "{}: needs at least 2 ranks (run under `mpirun -np 2`), have {}",
+               what, comm.size());
+}
+
+// Rank 0's values to every rank.
+void share_from_root(dist::Communicator& comm, std::vector<double>& v) {
+  comm.broadcast(v.data(), v.size() * sizeof(double), 0);
+}
+
+std::string human_bytes(double b) {
+  if (b >= 1 << 20) return fmt::format("{:g} MiB", b / (1 << 20));
+  if (b >= 1 << 10) return fmt::format("{:g} KiB", b / (1 << 10));
+  return fmt::format("{:g} B", b);
+}
+
+}  // namespace
+
+std::vector<size_t> power_of_two_sizes(size_t lo, size_t hi) {
+  std::vector<size_t> s;
+  for (size_t b = std::max<size_t>(lo, 1); b <= hi; b *= 2) s.push_back(b);
+  return s;
+}
+
+int bandwidth_window(size_t bytes) {
+  const size_t fit = kMaxWindowBytes / std::max<size_t>(bytes, 1);
+  return static_cast<int>(std::clamp<size_t>(fit, 1, kOsuWindow));
+}
+
+std::vector<PingPongPoint> osu_latency(dist::Communicator& comm, std::span<const size_t> sizes,
+                                       const SweepBudget& b, const SizeDone& done) {
+  require_pair(comm, "osu_latency");
+  const int me = comm.rank();
+  const size_t max_bytes = sizes.empty() ? 1 : *std::max_element(sizes.begin(), sizes.end());
+  std::vector<double> out(sizes.size() * 2, 0.0);  // half round trip, iters
+  if (me <= 1) {
+    Buffer buf(max_bytes);
+    auto share = [&](int& n) {
+      if (me == 0) comm.send(&n, sizeof n, 1, kCtlTag);
+      else comm.recv(&n, sizeof n, 0, kCtlTag);
+    };
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const size_t bytes = sizes[i];
+      // osu_latency: the loop is timed as a whole on rank 0 (no clock read per iteration).
+      auto loop = [&](int n) {
+        const auto t0 = Clock::now();
+        if (me == 0) {
+          for (int k = 0; k < n; ++k) {
+            comm.send(buf.data(), bytes, 1, kDataTag);
+            comm.recv(buf.data(), bytes, 1, kDataTag);
+          }
+        } else {
+          for (int k = 0; k < n; ++k) {
+            comm.recv(buf.data(), bytes, 0, kDataTag);
+            comm.send(buf.data(), bytes, 0, kDataTag);
+          }
+        }
+        return seconds_since(t0);
+      };
+      const auto [t, iters] = run_size(bytes, kLatencyCounts, b, me == 0, loop, share);
+      out[2 * i] = t / (2.0 * iters);
+      out[2 * i + 1] = iters;
+      if (done) done(i);
+    }
+  }
+  comm.idle_barrier();
+  share_from_root(comm, out);
+  std::vector<PingPongPoint> r(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i)
+    r[i] = {static_cast<double>(sizes[i]), out[2 * i], static_cast<int>(out[2 * i + 1])};
+  return r;
+}
+
+std::vector<BandwidthPoint> osu_bandwidth(dist::Communicator& comm, std::span<const size_t> sizes,
+                                          const SweepBudget& b, const SizeDone& done) {
+  require_pair(comm, "osu_bandwidth");
+  const int me = comm.rank();
+  const size_t max_bytes = sizes.empty() ? 1 : *std::max_element(sizes.begin(), sizes.end());
+  std::vector<double> out(sizes.size() * 2, 0.0);  // bytes/s, iters
+  if (me <= 1) {
+    // As in osu_bw, every message of a window uses the same buffer (its content is not checked).
+    Buffer buf(max_bytes);
+    char ack[4] = {0, 0, 0, 0};
+    std::vector<dist::Request> reqs(kOsuWindow);
+    auto share = [&](int& n) {
+      if (me == 0) comm.send(&n, sizeof n, 1, kCtlTag);
+      else comm.recv(&n, sizeof n, 0, kCtlTag);
+    };
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      const size_t bytes = sizes[i];
+      const int window = bandwidth_window(bytes);
+      const std::span<dist::Request> win(reqs.data(), static_cast<size_t>(window));
+      auto loop = [&](int n) {
+        const auto t0 = Clock::now();
+        for (int k = 0; k < n; ++k) {
+          if (me == 0) {
+            for (auto& r : win) r = comm.isend(buf.data(), bytes, 1, kDataTag);
+            dist::Request::wait_all(win);
+            comm.recv(ack, sizeof ack, 1, kAckTag);
+          } else {
+            for (auto& r : win) r = comm.irecv(buf.data(), bytes, 0, kDataTag);
+            dist::Request::wait_all(win);
+            comm.send(ack, sizeof ack, 0, kAckTag);
+          }
+        }
+        return seconds_since(t0);
+      };
+      const auto [t, iters] = run_size(bytes, kBandwidthCounts, b, me == 0, loop, share);
+      out[2 * i] = static_cast<double>(bytes) * window * iters / t;
+      out[2 * i + 1] = iters;
+      if (done) done(i);
+    }
+  }
+  comm.idle_barrier();
+  share_from_root(comm, out);
+  std::vector<BandwidthPoint> r(sizes.size());
+  for (size_t i = 0; i < sizes.size(); ++i)
+    r[i] = {static_cast<double>(sizes[i]), out[2 * i], bandwidth_window(sizes[i]),
+            static_cast<int>(out[2 * i + 1])};
+  return r;
+}
+
+std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
+                                          const SweepBudget& b, const SizeDone& done) {
+  require_pair(comm, "osu_allreduce");
+  size_t max_bytes = 4;
+  for (size_t s : sizes) {
+    BSTACK_CHECK(s >= 4 && s % 4 == 0, "osu_allreduce: {} bytes is not a whole number of floats",
+                 s);
+    max_bytes = std::max(max_bytes, s);
+  }
+  // Zeros: the in-place sum stays 0, so no value ever grows to inf or into denormals.
+  Buffer buf(max_bytes);
+  std::vector<AllreducePoint> r(sizes.size());
+  auto share = [&](int& n) { comm.broadcast(&n, sizeof n, 0); };
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const size_t n_floats = sizes[i] / 4;
+    comm.barrier();
+    // osu_allreduce: each call timed on its own, then an untimed barrier.
+    auto loop = [&](int n) {
+      double t = 0;
+      for (int k = 0; k < n; ++k) {
+        const auto t0 = Clock::now();
+        comm.allreduce(buf.floats(), n_floats, dist::ReduceOp::Sum);
+        t += seconds_since(t0);
+        comm.barrier();
+      }
+      return t;
+    };
+    const auto [t, iters] = run_size(sizes[i], kCollectiveCounts, b, comm.rank() == 0, loop, share);
+    double mean = t / iters, lo = mean, hi = mean, avg = mean;
+    comm.allreduce(&lo, 1, dist::ReduceOp::Min);
+    comm.allreduce(&hi, 1, dist::ReduceOp::Max);
+    comm.allreduce(&avg, 1, dist::ReduceOp::Avg);
+    r[i] = {static_cast<double>(sizes[i]), avg, lo, hi, iters};
+    if (done) done(i);
+  }
+  return r;
+}
+
+// ---- the section -----------------------------------------------------------------------------
+
+void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressFn& progress) {
+  auto& comm = dist::Communicator::world();
+  p.set_meta("ranks", std::to_string(comm.size()));
+  if (comm.size() < 2) {
+    p.note("interconnect: not under mpirun (run `mpirun -np 2 bstack calibrate`); skipped");
+    return;
+  }
+  const int ranks = comm.size();
+  // Per-size budgets: quick keeps the section within ~6 s on 2 cores, full within ~30 s.
+  const double scale = o.quick ? 1.0 : 5.0;
+  const SweepBudget lat_b{0.025 * scale, o.quick ? 5 : 20};
+  const SweepBudget bw_b{0.04 * scale, o.quick ? 3 : 10};
+  const SweepBudget ar_b{0.05 * scale, o.quick ? 5 : 20};
+
+  const auto lat_sizes = power_of_two_sizes(1, size_t(4) << 20);
+  const auto bw_sizes = power_of_two_sizes(1, size_t(64) << 20);
+  const auto ar_sizes = power_of_two_sizes(4, size_t(64) << 20);
+  // Progress weights: the three sweeps take about the same time.
+  auto report = [&](double base, size_t i, size_t n, const char* what, size_t bytes) {
+    if (progress)
+      progress((base + double(i + 1) / n) / 3.0,
+               fmt::format("{} {}", what, human_bytes(static_cast<double>(bytes))));
+  };
+
+  const auto lat = osu_latency(comm, lat_sizes, lat_b, [&](size_t i) {
+    report(0, i, lat_sizes.size(), "ping-pong", lat_sizes[i]);
+  });
+  const auto bw = osu_bandwidth(comm, bw_sizes, bw_b, [&](size_t i) {
+    report(1, i, bw_sizes.size(), "bandwidth", bw_sizes[i]);
+  });
+  const auto ar = osu_allreduce(comm, ar_sizes, ar_b, [&](size_t i) {
+    report(2, i, ar_sizes.size(), "all-reduce", ar_sizes[i]);
+  });
+
+  // ---- fits (wall 14) and records ----
+  std::vector<double> s, t;
+  for (const auto& q : lat) {
+    s.push_back(q.bytes);
+    t.push_back(q.half_round_trip_s);
+  }
+  const AlphaBetaFit hock = fit_hockney(s, t);
+  Series pp{"interconnect/pingpong",
+            {"bytes", "half_round_trip_s", "iterations", "hockney_fit_s"},
+            {},
+            "OSU osu_latency: rank 0 <-> 1 MPI_Send/MPI_Recv through bstack's Communicator, half "
+            "the mean round trip after warm-up; hockney_fit_s = p2p_alpha_s + bytes / "
+            "p2p_beta_bytes_per_s"};
+  for (size_t i = 0; i < lat.size(); ++i)
+    pp.add_row({lat[i].bytes, lat[i].half_round_trip_s, double(lat[i].iters),
+                walls::hockney_seconds({lat[i].bytes, hock.alpha_s, hock.beta_bytes_per_s})});
+  p.add_series(std::move(pp));
+
+  Series bws{"interconnect/bandwidth",
+             {"bytes", "bytes_per_s", "window", "iterations"},
+             {},
+             fmt::format("OSU osu_bw: rank 0 -> 1, a window of {} MPI_Isend (fewer above 4 MiB: at "
+                         "most {} MiB per window) then a 4-byte ack; bytes x window x iterations "
+                         "/ time",
+                         kOsuWindow, kMaxWindowBytes >> 20)};
+  for (const auto& q : bw) bws.add_row({q.bytes, q.bytes_per_s, double(q.window), double(q.iters)});
+  p.add_series(std::move(bws));
+
+  s.clear();
+  t.clear();
+  for (const auto& q : ar) {
+    s.push_back(q.bytes);
+    t.push_back(q.max_s);
+  }
+  const AlphaBetaFit ring = fit_ring_allreduce(ranks, s, t);
+  Series ars{"interconnect/allreduce",
+             {"bytes", "avg_s", "min_s", "max_s", "iterations", "algbw_bytes_per_s",
+              "busbw_bytes_per_s", "ring_fit_s"},
+             {},
+             "OSU osu_allreduce: MPI_Allreduce (float32 sum, in place) through bstack's "
+             "Communicator, each call timed, barrier between calls; per-rank mean over "
+             "iterations, then min/avg/max over ranks. nccl-tests (doc/PERFORMANCE.md): algbw = "
+             "bytes / max_s, busbw = algbw x 2(N-1)/N. ring_fit_s = 2(N-1) alpha_s + 2(N-1)/N x "
+             "bytes / beta_bytes_per_s"};
+  for (const auto& q : ar) {
+    const double algbw = walls::algorithm_bandwidth(q.bytes, q.max_s);
+    ars.add_row({q.bytes, q.avg_s, q.min_s, q.max_s, double(q.iters), algbw,
+                 walls::allreduce_bus_bandwidth(algbw, ranks),
+                 walls::ring_allreduce_seconds({ranks, q.bytes, ring.alpha_s,
+                                                ring.beta_bytes_per_s})});
+  }
+  p.add_series(std::move(ars));
+
+  const auto& l0 = lat.front();
+  p.set({"p2p_latency_s", l0.half_round_trip_s, "s",
+         fmt::format("OSU osu_latency: half round trip of a {:g} B MPI_Send/MPI_Recv ping-pong "
+                     "between ranks 0 and 1, mean of {} after warm-up",
+                     l0.bytes, l0.iters)});
+  const auto& bl = bw.back();
+  p.set({"p2p_bandwidth_bytes_per_s", bl.bytes_per_s, "B/s",
+         fmt::format("OSU osu_bw: {} messages of {} in flight, then an ack; {} windows",
+                     bl.window, human_bytes(bl.bytes), bl.iters)});
+  const std::string hock_method = fmt::format(
+      "Hockney T = alpha + M/beta, least squares on relative error (Eigen QR) over the OSU "
+      "ping-pong, {} .. {}; quality: weighted R^2{}",
+      human_bytes(lat.front().bytes), human_bytes(lat.back().bytes),
+      hock.alpha_clamped ? "; alpha fitted < 0, fixed at 0" : "");
+  p.set({"p2p_alpha_s", hock.alpha_s, "s", hock_method, hock.r2, "r2"});
+  p.set({"p2p_beta_bytes_per_s", hock.beta_bytes_per_s, "B/s", hock_method, hock.r2, "r2"});
+  const std::string ring_method = fmt::format(
+      "ring all-reduce T = 2(N-1) alpha + 2(N-1)/N M/beta (Patarasuk & Yuan 2009), N = {}, least "
+      "squares on relative error (Eigen QR) over the OSU all-reduce times (max over ranks), {} .. "
+      "{}; quality: weighted R^2{}",
+      ranks, human_bytes(ar.front().bytes), human_bytes(ar.back().bytes),
+      ring.alpha_clamped ? "; alpha fitted < 0, fixed at 0" : "");
+  p.set({"alpha_s", ring.alpha_s, "s", ring_method, ring.r2, "r2"});
+  p.set({"beta_bytes_per_s", ring.beta_bytes_per_s, "B/s", ring_method, ring.r2, "r2"});
+  const auto& al = ar.back();
+  p.set({"allreduce_busbw_bytes_per_s",
+         walls::allreduce_bus_bandwidth(walls::algorithm_bandwidth(al.bytes, al.max_s), ranks),
+         "B/s",
+         fmt::format("nccl-tests bus bandwidth of the OSU all-reduce at {}: bytes / max_s x "
+                     "2(N-1)/N, N = {}",
+                     human_bytes(al.bytes), ranks)});
+
+  // The model is one line through every size; MPI libraries switch algorithm and protocol with
+  // size (Open MPI's tuned all-reduce, eager -> rendezvous), which shows up as a step the line
+  // can't follow. Say where the biggest step is and how well the line fits; drop nothing.
+  size_t jump = 0;
+  double jump_ratio = 0;
+  for (size_t i = 1; i < ar.size(); ++i) {
+    const double r = ar[i].max_s / ar[i - 1].max_s;
+    if (r > jump_ratio) {
+      jump_ratio = r;
+      jump = i;
+    }
+  }
+  if (jump_ratio > 3.0)
+    p.note(fmt::format(
+        "interconnect: all-reduce time jumps x{:.1f} from {} to {} (a doubling of the message "
+        "costs at most ~x2 in the alpha-beta model): the MPI library switches algorithm or "
+        "protocol there",
+        jump_ratio, human_bytes(ar[jump - 1].bytes), human_bytes(ar[jump].bytes)));
+  if (ring.r2 < 0.9)
+    p.note(fmt::format("interconnect: the ring model fits the all-reduce poorly over {} .. {} "
+                       "(weighted R^2 = {:.3f}); alpha_s and beta_bytes_per_s are a compromise "
+                       "across the library's algorithm switches, see series interconnect/"
+                       "allreduce (ring_fit_s beside max_s)",
+                       human_bytes(ar.front().bytes), human_bytes(ar.back().bytes), ring.r2));
+  if (hock.r2 < 0.9)
+    p.note(fmt::format("interconnect: the Hockney model fits the ping-pong poorly (weighted R^2 "
+                       "= {:.3f}); the eager/rendezvous protocol switch shows in series "
+                       "interconnect/pingpong",
+                       hock.r2));
+}
+
+}  // namespace bstack::calibrate
