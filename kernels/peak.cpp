@@ -54,17 +54,20 @@ double fma_loop(Isa path, int64_t iters) {
 
 namespace detail {
 namespace {
-// Scalar int8: 12 independent chains of s32 += u8 * s8 (the compiler may vectorise nothing: each
-// chain depends on itself).
+// Scalar int8: 12 independent chains of s32 += u8 * s8. The empty asm statements make the
+// operands opaque each step, so the compiler can neither hoist the product nor sum the loop in
+// closed form (it did: 2e26 "OP/s"); each MAC is then one imul and one add.
 double int8_loop_scalar(int64_t iters, volatile int32_t* sink) {
   int32_t acc[12];
   for (int i = 0; i < 12; ++i) acc[i] = i;
-  volatile uint8_t va = 3;
-  volatile int8_t vb = -2;
-  const int32_t a = va, b = vb;
+  int32_t a = 3, b = -2;
   for (int64_t it = 0; it < iters; ++it) {
+    asm volatile("" : "+r"(a), "+r"(b));
 #pragma GCC unroll 12
-    for (int i = 0; i < 12; ++i) acc[i] += a * b + i;
+    for (int i = 0; i < 12; ++i) {
+      acc[i] += a * b;
+      asm volatile("" : "+r"(acc[i]));
+    }
   }
   int32_t s = 0;
   for (int i = 0; i < 12; ++i) s += acc[i];

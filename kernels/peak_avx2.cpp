@@ -42,7 +42,10 @@ __attribute__((target("avxvnni"))) double int8_loop_avx_vnni(int64_t iters, vola
 
 double int8_loop_avx2(int64_t iters, volatile int32_t* sink) {
   const __m256i ones = _mm256_set1_epi16(1);
-  BSTACK_INT8_CHAINS(_mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(a, b), ones)))
+  // The u8 operand is the accumulator itself (reinterpreted), so each chain's product is
+  // computed every step: with constant operands GCC hoisted maddubs + madd out of the loop.
+  BSTACK_INT8_CHAINS(_mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(acc[i], b), ones)))
+  (void)a;
   alignas(32) int32_t lanes[8];
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
   int32_t t = 0;
