@@ -98,8 +98,8 @@ std::vector<std::string> plot_profile(const MachineProfile& p, const std::string
     script += "set logscale x 2\nset logscale y 10\nset grid\nset key outside right\n"
               "set xlabel 'working set (bytes)'\nset ylabel 'bandwidth (GB/s, 1 GB = 1e9 B)'\n"
               "set format x '%.0b%B'\n";
-    script += fmt::format("set title 'Memory bandwidth vs working set: {} (thick: fitted plateaus; "
-                          "dashed: cache sizes the OS reports)' noenhanced\n",
+    script += fmt::format("set title \"Memory bandwidth vs working set, {}\\n(thick: fitted plateaus; "
+                          "dashed: cache sizes the OS reports)\" noenhanced\n",
                           p.meta_value("cpu_model"));
     for (const char* key : {"l1d_bytes", "l2_bytes", "l3_bytes"})
       if (p.has(key) && p.value(key) > 0)
@@ -132,7 +132,9 @@ void plot_roofline(const MachineProfile& p, const std::vector<RooflinePoint>& po
   BSTACK_CHECK(peak > 0, "plot {}: the profile has no peak_flops_fp32 (run the compute section)", path);
   std::string script = fmt::format("set title '{}' noenhanced\n", title);
   script += "set logscale xy 10\nset grid\nset key bottom right\nset xrange [0.01:1000]\n"
+            "set format y '%g'\nset format x '%g'\n"
             "set xlabel 'arithmetic intensity (FLOP/byte)'\nset ylabel 'GFLOP/s'\nset samples 400\n";
+  script += fmt::format("set yrange [{:.6g}:{:.6g}]\n", peak * 1e-9 / 1e4, peak * 1e-9 * 3);
   std::string plots;
   script += fmt::format("peak = {:.6g}\n", peak * 1e-9);
   plots += fmt::format("peak title 'FMA peak fp32 {:.0f} GFLOP/s' lw 2 lc rgb '#000000', ", peak * 1e-9);
