@@ -22,9 +22,9 @@
 namespace bstack::calibrate {
 namespace detail {
 double stream_pass_avx512(int k, bool nt, double* a, const double* b, const double* c, size_t n,
-                          double s);
+                          double s, int64_t passes);
 double stream_pass_avx2(int k, bool nt, double* a, const double* b, const double* c, size_t n,
-                        double s);
+                        double s, int64_t passes);
 
 namespace {
 // The baseline path: SSE2, which every x86-64 has. Written with intrinsics rather than plain
@@ -90,12 +90,14 @@ int stream_arrays(StreamKind k) {
 double stream_bytes_per_element(StreamKind k) { return 8.0 * stream_arrays(k); }
 
 double stream_pass(kernels::Isa path, StreamKind k, bool nontemporal, double* a, const double* b,
-                   const double* c, size_t n, double s) {
+                   const double* c, size_t n, double s, int64_t passes) {
   if (static_cast<int>(path) > static_cast<int>(kernels::best_isa())) path = kernels::best_isa();
   const int ki = static_cast<int>(k);
-  if (path == kernels::Isa::avx512) return detail::stream_pass_avx512(ki, nontemporal, a, b, c, n, s);
-  if (path == kernels::Isa::avx2) return detail::stream_pass_avx2(ki, nontemporal, a, b, c, n, s);
-  return detail::stream_pass<detail::V>(ki, nontemporal, a, b, c, n, s);
+  if (path == kernels::Isa::avx512)
+    return detail::stream_pass_avx512(ki, nontemporal, a, b, c, n, s, passes);
+  if (path == kernels::Isa::avx2)
+    return detail::stream_pass_avx2(ki, nontemporal, a, b, c, n, s, passes);
+  return detail::stream_pass<detail::V>(ki, nontemporal, a, b, c, n, s, passes);
 }
 
 // ---- the arena ---------------------------------------------------------------------------------
@@ -151,18 +153,19 @@ StreamResult stream_run(MemoryArena& arena, StreamKind k, bool nontemporal,
                 reinterpret_cast<double*>(base + (na >= 2 ? stride : 0)),
                 reinterpret_cast<double*>(base + (na >= 3 ? 2 * stride : 0))};
   }
-  // Values that stay put under every kernel (triad: a = 1 + 3 * 2 = 7 each pass), never NaN or
-  // subnormal whatever the arena held before (the latency walk leaves pointers there).
+  // Zeros stay zeros under every kernel; what the latency walk leaves (pointers, read as
+  // doubles: NaNs and subnormals, which slow arithmetic) is cleared first.
   const double s = 3.0;
   const kernels::Isa path = kernels::isa();
+  if (!arena.holds_doubles()) {
+    char* d = arena.data();
+    const size_t chunk = arena.bytes() / T;
 #pragma omp parallel num_threads(threads)
-  {
-    const Part& p = parts[static_cast<size_t>(omp_get_thread_num())];
-    for (size_t i = 0; i < n; ++i) p.a[i] = 1.0;
-    if (na >= 2)
-      for (size_t i = 0; i < n; ++i) p.b[i] = 1.0;
-    if (na >= 3)
-      for (size_t i = 0; i < n; ++i) p.c[i] = 2.0;
+    {
+      const size_t j = static_cast<size_t>(omp_get_thread_num());
+      std::memset(d + j * chunk, 0, j + 1 == T ? arena.bytes() - j * chunk : chunk);
+    }
+    arena.set_holds_doubles(true);
   }
   volatile double sink = 0;
   // One timed run: `iters` passes on every thread, timed from a barrier to a barrier.
@@ -178,8 +181,7 @@ StreamResult stream_run(MemoryArena& arena, StreamKind k, bool nontemporal,
         team = omp_get_num_threads();
         t0 = now_s();
       }
-      for (int64_t it = 0; it < iters; ++it)
-        sum += stream_pass(path, k, nontemporal, p.a, p.b, p.c, n, s);
+      sum += stream_pass(path, k, nontemporal, p.a, p.b, p.c, n, s, iters);
 #pragma omp barrier
       if (j == 0) t1 = now_s();
     }
@@ -195,9 +197,18 @@ StreamResult stream_run(MemoryArena& arena, StreamKind k, bool nontemporal,
     dt = run(iters);
   }
   iters = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(double(iters) * min_seconds / dt)));
-  const double bytes = double(iters) * double(T * n) * stream_bytes_per_element(k);
+  // Best of `repeats`. A warm-up slowed by a descheduled thread (a busy machine: the barrier waits
+  // for a time slice) sizes the runs too short; then they are re-sized and repeated, so the runs
+  // kept last at least min_seconds / 2.
+  double best = 0;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    best = 1e30;
+    for (int rep = 0; rep < repeats; ++rep) best = std::min(best, run(iters));
+    if (best >= min_seconds / 2) break;
+    iters = std::max<int64_t>(iters + 1, static_cast<int64_t>(std::ceil(double(iters) * min_seconds / best)));
+  }
   StreamResult r;
-  for (int rep = 0; rep < repeats; ++rep) r.bytes_per_s = std::max(r.bytes_per_s, bytes / run(iters));
+  r.bytes_per_s = double(iters) * double(T * n) * stream_bytes_per_element(k) / best;
   r.working_set_bytes = T * n * na * sizeof(double);
   r.seconds = now_s() - t_start;
   return r;
@@ -246,20 +257,22 @@ double pointer_chase_latency(size_t working_set_bytes, double min_seconds, int r
   }
   // Node i is cache line i; its first word points to node perm[i].
   char* base = arena->data();
+  arena->set_holds_doubles(false);
   {
     const std::vector<uint32_t> perm = sattolo_cycle(nodes, 0x5eed + nodes);
     for (size_t i = 0; i < nodes; ++i)
       *reinterpret_cast<char**>(base + i * kLine) = base + size_t{perm[i]} * kLine;
   }
-  char* p = base;
-  // `loads` dependent loads, 16 per loop step so the loop's own branch is noise.
-  auto walk = [&p](int64_t loads) {
-    char* q = p;
+  // `loads` dependent loads, 16 per loop step so the loop's own branch is noise. Where the walk
+  // ends goes to a volatile, or the compiler drops the loads (they have no other effect).
+  char* volatile where = base;
+  auto walk = [&where](int64_t loads) {
+    char* q = where;
     for (int64_t i = 0; i < loads; i += 16) {
 #pragma GCC unroll 16
       for (int u = 0; u < 16; ++u) q = *reinterpret_cast<char**>(q);
     }
-    p = q;
+    where = q;
   };
   // Warm-up: once round the cycle (bounded: past a few MiB the caches hold little of it anyway).
   walk(static_cast<int64_t>(std::min<size_t>(nodes, size_t{1} << 20)));
@@ -279,8 +292,6 @@ double pointer_chase_latency(size_t working_set_bytes, double min_seconds, int r
     walk(loads);
     best = std::min(best, (now_s() - t0) / double(loads / 16 * 16));
   }
-  volatile char* sink = p;
-  (void)sink;
   return best;
 }
 
@@ -320,9 +331,12 @@ std::vector<std::string> level_names(size_t n) {
 
 namespace {
 
-std::vector<size_t> geometric_sizes(size_t lo, size_t hi, double step) {
+// lo, lo*step, lo*step^2, ... up to `knee`, then on in steps of step_above, ending at hi.
+std::vector<size_t> geometric_sizes(size_t lo, size_t hi, double step, size_t knee = SIZE_MAX,
+                                    double step_above = 0) {
   std::vector<size_t> v;
-  for (double x = double(lo); x < double(hi) * 0.999; x *= step)
+  for (double x = double(lo); x < double(hi) * 0.999;
+       x *= (x >= double(knee) * 0.999 && step_above > 1) ? step_above : step)
     v.push_back(round_up(static_cast<size_t>(x), kLine));
   v.push_back(hi);
   return v;
@@ -344,10 +358,15 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   const double t_begin = now_s();
   const int all = o.threads > 0 ? o.threads : kernels::num_threads();
   const bool quick = o.quick;
-  // Run lengths chosen so the section takes ~10 s (quick) / ~70 s (full) on 2 cores.
+  // Run lengths chosen so the section takes <= 10 s (quick) / <= 80 s (full) on 2 cores with
+  // DRAM at ~15-35 GB/s. Past 64 MiB (DRAM on most machines, whose plateau needs few points)
+  // quick mode steps by 2, and where one pass alone lasts min_s a point takes fewer repeats
+  // (its runs are long, so their spread is small).
   const int repeats = quick ? 3 : 5;
-  const double min_s = quick ? 0.004 : 0.02;
+  const int repeats_long = quick ? 2 : 3;
+  const double min_s = quick ? 0.002 : 0.01;
   const double step = quick ? std::sqrt(2.0) : std::pow(2.0, 0.25);
+  const size_t knee = quick ? size_t{64} << 20 : SIZE_MAX;
 
   // What the OS reports; the sweep reaches 4x the last-level cache (>= 512 MiB).
   const std::vector<OsCache> caches = os_caches();
@@ -372,7 +391,7 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   if (l3 > 0) p.set({"l3_bytes", double(l3), "B", cache_method});
 
   const size_t max_ws = std::max<size_t>(size_t(4) * size_t(std::max<int64_t>(llc, 0)), size_t{512} << 20);
-  const std::vector<size_t> sizes = geometric_sizes(4096, max_ws, step);
+  const std::vector<size_t> sizes = geometric_sizes(4096, max_ws, step, knee, 2.0);
   MemoryArena arena(max_ws + size_t(all) * (3 * (kLine + kStagger) + 4096), all);
   const std::string isa = kernels::isa_name(kernels::isa());
 
@@ -380,7 +399,10 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   std::vector<int> configs = {1};
   if (all > 1) configs.push_back(all);
   double total = 0, done = 0;
-  auto cost = [&](size_t ws) { return (1.0 + repeats) * std::max(min_s, double(ws) / 20e9); };
+  auto cost = [&](size_t ws) {
+    const double pass = double(ws) / 20e9;
+    return pass >= min_s ? (1.0 + repeats_long) * pass : (1.25 + repeats) * min_s;
+  };
   for (size_t ws : sizes) total += cost(ws);
   total *= 4.0 * double(configs.size());
   total *= 1.25;  // latency and the non-temporal points
@@ -395,18 +417,23 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
       const std::string kn = stream_kind_name(k);
       const std::string what = fmt::format(
           "STREAM {} ({}, {} B/element counted, no write-allocate counted), regular stores, {} "
-          "path, {} thread{}, best of {} after a warm-up, >= {} ms per run, MB = 1e6",
+          "path, {} thread{}, best of {} ({} where one pass lasts {} ms) after a warm-up, >= {} "
+          "ms per run, MB = 1e6",
           kn,
           k == StreamKind::triad  ? "a=b+s*c"
           : k == StreamKind::copy ? "a=b"
           : k == StreamKind::read ? "sum of a"
                                   : "a=s",
-          stream_bytes_per_element(k), isa, t, t == 1 ? "" : "s", repeats, min_s * 1e3);
+          stream_bytes_per_element(k), isa, t, t == 1 ? "" : "s", repeats, repeats_long,
+          min_s * 1e3, min_s * 1e3);
       Series s{"memory/" + kn + series_suffix, {"working_set_bytes", "bytes_per_s"}, {}, what};
       Sweep sw;
+      double last_bw = 0;
       for (size_t ws : sizes) {
         if (progress) progress(done / total, fmt::format("{} {} {}t", kn, human_bytes(double(ws)), t));
-        const StreamResult r = stream_run(arena, k, false, ws, t, repeats, min_s);
+        const bool long_pass = last_bw > 0 && double(ws) / last_bw >= min_s;
+        const StreamResult r = stream_run(arena, k, false, ws, t, long_pass ? repeats_long : repeats, min_s);
+        last_bw = r.bytes_per_s;
         done += cost(ws);
         s.add_row({double(r.working_set_bytes), r.bytes_per_s});
         sw.x.push_back(double(r.working_set_bytes));
@@ -441,13 +468,14 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
     }
     // Non-temporal triad at the largest working set (DRAM), as likwid-bench's stream_mem_*.
     if (progress) progress(done / total, fmt::format("triad non-temporal {}t", t));
-    const StreamResult nt = stream_run(arena, StreamKind::triad, true, sizes.back(), t, repeats, min_s);
+    const StreamResult nt =
+        stream_run(arena, StreamKind::triad, true, sizes.back(), t, repeats_long, min_s);
     p.set({"dram_triad_nt_bytes_per_s" + suffix, nt.bytes_per_s, "B/s",
            fmt::format("STREAM triad a=b+s*c (doubles, 24 B/element, no write-allocate counted), "
                        "non-temporal stores, {} path, {} thread{}, working set {}, best of {} after "
                        "a warm-up, >= {} ms per run, MB = 1e6",
                        isa, t, t == 1 ? "" : "s", human_bytes(double(nt.working_set_bytes)),
-                       repeats, min_s * 1e3)});
+                       repeats_long, min_s * 1e3)});
   }
   if (all == 1) p.note("memory: one thread available; the all-thread figures are the 1-thread ones");
 
@@ -474,10 +502,11 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
         triad_1t.size(), triad_1t.size() == 1 ? "" : "s", cmp.empty() ? "none before DRAM" : cmp,
         human_bytes(triad_1t.back().x_begin)));
 
-  // Latency: up to 4x where the DRAM bandwidth level begins (>= 64 MiB, <= the sweep's end).
+  // Latency: up to twice where the DRAM bandwidth level begins (>= 64 MiB, <= the sweep's end,
+  // <= 256 MiB quick / 1 GiB full: building the random cycle costs ~3 s per GiB).
   size_t lat_max = size_t{64} << 20;
-  if (!triad_1t.empty()) lat_max = std::max(lat_max, size_t(4 * triad_1t.back().x_begin));
-  lat_max = std::min(lat_max, max_ws);
+  if (!triad_1t.empty()) lat_max = std::max(lat_max, size_t(2 * triad_1t.back().x_begin));
+  lat_max = std::min({lat_max, max_ws, quick ? size_t{256} << 20 : size_t{1} << 30});
   const std::vector<size_t> lat_sizes = geometric_sizes(4096, lat_max, quick ? 2.0 : std::sqrt(2.0));
   const double lat_min_s = quick ? 0.002 : 0.01;
   Series ls{"memory/latency", {"working_set_bytes", "seconds"}, {},

@@ -32,12 +32,12 @@ const char* stream_kind_name(StreamKind k);  // "read", "write", "copy", "triad"
 int stream_arrays(StreamKind k);             // arrays the kernel touches: 1, 1, 2, 3
 double stream_bytes_per_element(StreamKind k);  // bytes counted per element: 8, 8, 16, 24
 
-// One pass of kind k over n elements on the calling thread, on ISA path `path` (lowered to
+// `passes` passes of kind k over n elements on the calling thread, on ISA path `path` (lowered to
 // kernels::best_isa() when the CPU lacks it): read sums a (and returns the sum), write sets a[i]
 // = s, copy a[i] = b[i], triad a[i] = b[i] + s * c[i]. Any length and any 8-byte alignment;
 // nontemporal uses streaming stores (then an sfence) for the aligned body.
 double stream_pass(kernels::Isa path, StreamKind k, bool nontemporal, double* a, const double* b,
-                   const double* c, size_t n, double s);
+                   const double* c, size_t n, double s, int64_t passes = 1);
 
 // One large buffer reused by every size of a sweep: page faults cost ~17 us each in a VM, so it
 // is mapped once, 2 MiB aligned with MADV_HUGEPAGE, and first touched by `threads` threads in
@@ -50,12 +50,17 @@ class MemoryArena {
   MemoryArena& operator=(const MemoryArena&) = delete;
   char* data() const { return data_; }
   size_t bytes() const { return bytes_; }
+  // Whether every word is a finite normal double or zero (true when new: the pages are zero).
+  // The latency walk stores pointers, after which stream_run re-initialises the arrays.
+  bool holds_doubles() const { return holds_doubles_; }
+  void set_holds_doubles(bool v) { holds_doubles_ = v; }
 
  private:
   char* map_ = nullptr;
   size_t map_bytes_ = 0;
   char* data_ = nullptr;
   size_t bytes_ = 0;
+  bool holds_doubles_ = true;
 };
 
 struct StreamResult {

@@ -31,8 +31,8 @@ struct V {
 }  // namespace
 
 double stream_pass_avx2(int k, bool nt, double* a, const double* b, const double* c, size_t n,
-                        double s) {
-  return stream_pass<V>(k, nt, a, b, c, n, s);
+                        double s, int64_t passes) {
+  return stream_pass<V>(k, nt, a, b, c, n, s, passes);
 }
 
 }  // namespace bstack::calibrate::detail

@@ -38,8 +38,8 @@ struct V {
 }  // namespace
 
 double stream_pass_avx512(int k, bool nt, double* a, const double* b, const double* c, size_t n,
-                          double s) {
-  return stream_pass<V>(k, nt, a, b, c, n, s);
+                          double s, int64_t passes) {
+  return stream_pass<V>(k, nt, a, b, c, n, s, passes);
 }
 
 }  // namespace bstack::calibrate::detail
