@@ -198,7 +198,7 @@ FileReadResult measure_file_read(const FileReadOptions& o, const ProgressFn& pro
     r.cached_bytes_per_s = std::max(r.cached_bytes_per_s, read_pass(f, buf.p, o.block_bytes, r.file_bytes, inf));
 
   // Cold: O_DIRECT where supported, else the file's cached pages dropped before every pass.
-  r.direct_io = try_direct(f, buf.p, o.block_bytes);
+  r.direct_io = o.use_direct_io && try_direct(f, buf.p, o.block_bytes);
   const int sweep_n = static_cast<int>(o.sweep_blocks.size());
   for (int i = 0; i < o.repeats; ++i) {
     report(0.4 + 0.3 * i / o.repeats, "reading the scratch file past the page cache");

@@ -32,6 +32,8 @@ struct FileReadOptions {
   int repeats = 3;                         // best of N whole-file passes (cold and cached)
   std::vector<int64_t> sweep_blocks;       // cold read block sizes to sweep (multiples of 4 KiB)
   double sweep_seconds = 0.1;              // time cap per sweep point (at least 4 blocks)
+  bool use_direct_io = true;               // false: fsync + posix_fadvise(DONTNEED) even where
+                                           // O_DIRECT works (to compare the two, and in tests)
 };
 
 struct FileReadResult {

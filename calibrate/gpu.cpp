@@ -38,8 +38,8 @@
   } while (0)
 #define BSTACK_NCCL_CHECK(call)                                                              \
   do {                                                                                       \
-    const auto bstack_r_ = (call);                                                           \
-    if (bstack_r_ != 0 /* ncclSuccess */)                                                    \
+    const ncclResult_t bstack_r_ = (call);                                                   \
+    if (bstack_r_ != ncclSuccess)                                                            \
       ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__,                    \
                      ncclGetErrorString(bstack_r_));                                         \
   } while (0)

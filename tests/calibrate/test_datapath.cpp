@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -68,6 +69,17 @@ TEST(Datapath, FileReadFiniteAndScratchRemoved) {
   for (const auto& [b, bw] : r.sweep) EXPECT_TRUE(positive_finite(bw)) << b;
   EXPECT_DOUBLE_EQ(last_frac, 1.0);
   EXPECT_TRUE(d.empty()) << "the scratch file was left in " << d.path;
+}
+
+TEST(Datapath, FadviseFallback) {
+  TempDir d("fadvise");
+  FileReadOptions o = small_file(d.path.string());
+  o.use_direct_io = false;
+  const FileReadResult r = measure_file_read(o, nullptr);
+  EXPECT_FALSE(r.direct_io);
+  EXPECT_TRUE(positive_finite(r.cold_bytes_per_s));
+  for (const auto& [b, bw] : r.sweep) EXPECT_TRUE(positive_finite(bw)) << b;
+  EXPECT_TRUE(d.empty());
 }
 
 TEST(Datapath, FileSizeRoundedToBlocks) {
@@ -133,6 +145,8 @@ TEST(Datapath, SectionRecordsKeysAndCleansUp) {
   o.scratch_dir = d.path.string();
   MachineProfile p;
   calibrate_datapath(o, p, nullptr);
+  for (const auto& q : p.params) std::printf("%-30s %12.4g %-9s %s\n", q.key.c_str(), q.value, q.unit.c_str(), q.method.c_str());
+  for (const auto& n : p.notes) std::printf("note: %s\n", n.c_str());
   for (const char* k : {"file_read_bytes_per_s", "file_read_cached_bytes_per_s", "file_write_bytes_per_s",
                         "loader_samples_per_s", "loader_decode_samples_per_s",
                         "loader_batch_samples_per_s"}) {
@@ -141,9 +155,12 @@ TEST(Datapath, SectionRecordsKeysAndCleansUp) {
     EXPECT_FALSE(p.param(k).method.empty()) << k;
   }
   EXPECT_EQ(p.param("loader_samples_per_s").unit, "samples/s");
-  if (fs::exists("/usr/share/common-licenses/GPL-3")) EXPECT_TRUE(p.has("loader_text_samples_per_s"));
+  if (fs::exists("/usr/share/common-licenses/GPL-3")) {
+    EXPECT_TRUE(p.has("loader_text_samples_per_s"));
+  }
   const Series* s = p.find_series("datapath/file_read");
   ASSERT_NE(s, nullptr);
   EXPECT_EQ(s->rows(), 9u);  // 64 KiB .. 16 MiB
+  for (size_t r = 0; r < s->rows(); ++r) std::printf("cold read, %8.0f KiB blocks: %.3g B/s\n", s->at(r, 0) / 1024, s->at(r, 1));
   EXPECT_TRUE(d.empty());
 }
