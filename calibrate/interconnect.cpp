@@ -4,6 +4,7 @@
 #include "calibrate/interconnect.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <chrono>
@@ -103,6 +104,42 @@ std::string human_bytes(double b) {
   if (b >= 1 << 20) return fmt::format("{:g} MiB", b / (1 << 20));
   if (b >= 1 << 10) return fmt::format("{:g} KiB", b / (1 << 10));
   return fmt::format("{:g} B", b);
+}
+
+// Sizes double from one point to the next, so in any model where time grows with size a point
+// may cost at most ~2x its predecessor and at least as much. A point that took more than twice
+// as long as the next larger size is interference (another process on the core), not the
+// network; a rise of more than 3x that the next size keeps is a switch of algorithm or protocol
+// inside the MPI library (e.g. ~27x between 16 and 32 MiB for Open MPI's all-reduce on shared
+// memory, PLATFORM.md). Both go into the profile's notes.
+void note_steps(MachineProfile& p, const char* what, const std::vector<size_t>& sizes,
+                const std::vector<double>& t) {
+  std::vector<std::string> spikes;
+  for (size_t i = 0; i + 1 < t.size(); ++i)
+    if (t[i] > 2.0 * t[i + 1]) spikes.push_back(human_bytes(static_cast<double>(sizes[i])));
+  if (!spikes.empty())
+    p.note(fmt::format("interconnect: {}: {} size(s) ({}) took more than twice as long as the next "
+                       "larger size: interference from other processes, not the network; kept "
+                       "in the fit (see its R^2). A quiet machine gives cleaner figures",
+                       what, spikes.size(), fmt::join(spikes, ", ")));
+  // The largest rise from one size to the next that the sizes after it keep (a spike falls
+  // back at once).
+  size_t at = 0;
+  double rise = 0;
+  for (size_t i = 1; i < t.size(); ++i) {
+    const bool kept = i + 1 == t.size() || t[i + 1] >= t[i] / 2.0;
+    if (kept && t[i] / t[i - 1] > rise) {
+      rise = t[i] / t[i - 1];
+      at = i;
+    }
+  }
+  if (rise > 3.0)
+    p.note(fmt::format("interconnect: {}: the largest step, x{:.1f} from {} to {}, is kept by the "
+                       "larger sizes (the alpha-beta model allows at most ~x2 per doubling): a "
+                       "switch of algorithm or protocol inside the MPI library{}",
+                       what, rise, human_bytes(static_cast<double>(sizes[at - 1])),
+                       human_bytes(static_cast<double>(sizes[at])),
+                       spikes.empty() ? "" : ", or interference on this busy machine"));
 }
 
 }  // namespace
@@ -261,9 +298,9 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
   const int ranks = comm.size();
   // Per-size budgets: quick keeps the section within ~6 s on 2 cores, full within ~30 s.
   const double scale = o.quick ? 1.0 : 5.0;
-  const SweepBudget lat_b{0.025 * scale, o.quick ? 5 : 20};
-  const SweepBudget bw_b{0.04 * scale, o.quick ? 3 : 10};
-  const SweepBudget ar_b{0.05 * scale, o.quick ? 5 : 20};
+  const SweepBudget lat_b{0.02 * scale, o.quick ? 5 : 20};
+  const SweepBudget bw_b{0.03 * scale, o.quick ? 2 : 10};
+  const SweepBudget ar_b{0.04 * scale, o.quick ? 3 : 20};
 
   const auto lat_sizes = power_of_two_sizes(1, size_t(4) << 20);
   const auto bw_sizes = power_of_two_sizes(1, size_t(64) << 20);
@@ -306,7 +343,7 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
   Series bws{"interconnect/bandwidth",
              {"bytes", "bytes_per_s", "window", "iterations"},
              {},
-             fmt::format("OSU osu_bw: rank 0 -> 1, a window of {} MPI_Isend (fewer above 4 MiB: at "
+             fmt::format("OSU osu_bw: rank 0 -> 1, a window of {} MPI_Isend (fewer above 2 MiB: at "
                          "most {} MiB per window) then a 4-byte ack; bytes x window x iterations "
                          "/ time",
                          kOsuWindow, kMaxWindowBytes >> 20)};
@@ -372,33 +409,24 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
 
   // The model is one line through every size; MPI libraries switch algorithm and protocol with
   // size (Open MPI's tuned all-reduce, eager -> rendezvous), which shows up as a step the line
-  // can't follow. Say where the biggest step is and how well the line fits; drop nothing.
-  size_t jump = 0;
-  double jump_ratio = 0;
-  for (size_t i = 1; i < ar.size(); ++i) {
-    const double r = ar[i].max_s / ar[i - 1].max_s;
-    if (r > jump_ratio) {
-      jump_ratio = r;
-      jump = i;
-    }
-  }
-  if (jump_ratio > 3.0)
-    p.note(fmt::format(
-        "interconnect: all-reduce time jumps x{:.1f} from {} to {} (a doubling of the message "
-        "costs at most ~x2 in the alpha-beta model): the MPI library switches algorithm or "
-        "protocol there",
-        jump_ratio, human_bytes(ar[jump - 1].bytes), human_bytes(ar[jump].bytes)));
+  // can't follow, and a shared machine adds spikes. Say which is which; drop nothing.
+  note_steps(p, "ping-pong", lat_sizes, [&] {
+    std::vector<double> v;
+    for (const auto& q : lat) v.push_back(q.half_round_trip_s);
+    return v;
+  }());
+  note_steps(p, "all-reduce", ar_sizes, t);
   if (ring.r2 < 0.9)
     p.note(fmt::format("interconnect: the ring model fits the all-reduce poorly over {} .. {} "
                        "(weighted R^2 = {:.3f}); alpha_s and beta_bytes_per_s are a compromise "
-                       "across the library's algorithm switches, see series interconnect/"
-                       "allreduce (ring_fit_s beside max_s)",
+                       "across the library's algorithm switches (and any interference noted), "
+                       "see series interconnect/allreduce (ring_fit_s beside max_s)",
                        human_bytes(ar.front().bytes), human_bytes(ar.back().bytes), ring.r2));
   if (hock.r2 < 0.9)
-    p.note(fmt::format("interconnect: the Hockney model fits the ping-pong poorly (weighted R^2 "
-                       "= {:.3f}); the eager/rendezvous protocol switch shows in series "
-                       "interconnect/pingpong",
-                       hock.r2));
+    p.note(fmt::format("interconnect: the Hockney model fits the ping-pong poorly over {} .. {} "
+                       "(weighted R^2 = {:.3f}); see series interconnect/pingpong "
+                       "(hockney_fit_s beside half_round_trip_s)",
+                       human_bytes(lat.front().bytes), human_bytes(lat.back().bytes), hock.r2));
 }
 
 }  // namespace bstack::calibrate

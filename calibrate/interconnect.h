@@ -42,9 +42,10 @@ std::vector<PingPongPoint> osu_latency(dist::Communicator& comm, std::span<const
 
 // osu_bw: rank 0 posts a window of non-blocking sends, rank 1 a window of receives; after the
 // window rank 1 returns a 4-byte ack. bytes x window x iterations / time. OSU's window is 64
-// messages; here it shrinks above 4 MiB so that a window holds at most kMaxWindowBytes.
+// messages; here it shrinks above 2 MiB so that a window holds at most kMaxWindowBytes (a
+// 64 MiB window of 64 messages would take ~0.4 s on shared memory, per iteration).
 constexpr int kOsuWindow = 64;
-constexpr size_t kMaxWindowBytes = size_t(256) << 20;
+constexpr size_t kMaxWindowBytes = size_t(128) << 20;
 int bandwidth_window(size_t bytes);
 struct BandwidthPoint {
   double bytes = 0;

@@ -15,6 +15,14 @@
 // first may communicate (the OpenMP worker threads never do).
 #pragma once
 
+// The MPI C API only: without these, Open MPI's and MPICH's mpi.h pull in the C++ bindings
+// (removed from the standard in MPI-3.0), whose symbols live in a separate library.
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
 #include <mpi.h>
 
 #include <cstddef>

@@ -150,5 +150,7 @@ TEST(Interconnect, OsuSweepsGiveSaneNumbers) {
   // A megabyte takes longer than four bytes, whatever the noise.
   EXPECT_GT(lat[2].half_round_trip_s, lat[0].half_round_trip_s);
   EXPECT_GT(ar[2].max_s, ar[0].max_s);
-  EXPECT_EQ(bstack::calibrate::bandwidth_window(64 << 20), 4);
+  EXPECT_EQ(bstack::calibrate::bandwidth_window(64 << 20), 2);
+  EXPECT_EQ(bstack::calibrate::bandwidth_window(2 << 20), 64);
+  EXPECT_EQ(bstack::calibrate::bandwidth_window(256 << 20), 1);
 }
