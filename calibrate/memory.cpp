@@ -441,6 +441,9 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
       }
       p.add_series(s);
       std::vector<Plateau> pl = fit(sw);
+      // Bandwidth falls with the working set. A first level below the next one is the fixed cost
+      // of sub-microsecond passes (loop start, the threads' barrier), not a memory level.
+      while (pl.size() > 1 && pl[0].level < pl[1].level) pl.erase(pl.begin());
       if (pl.empty()) {  // too few points to fit: the largest working set is the DRAM level
         Plateau d;
         d.x_begin = d.x_end = sw.x.back();

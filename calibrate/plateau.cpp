@@ -24,17 +24,24 @@ double median(std::vector<double> v) {
 }
 
 // The robust level of points [first, last]: drop those farther than max(3 sigma, floor) from the
-// median in log y (sigma = 1.4826 * median absolute deviation, Hampel's estimate of a normal
-// sigma), then the mean and relative RMS error of the rest.
+// median in log y, then the mean and relative RMS error of the rest. sigma is the noise of the
+// whole curve (noise_sigma), so a ramp - whose points spread far more than that - keeps too few
+// points to count as a plateau.
+// With keep_min, at least min_points points stay (the nearest to the median).
 Plateau robust_level(const std::vector<double>& x, const std::vector<double>& y,
                      const std::vector<double>& ly, size_t first, size_t last,
-                     const PlateauOptions& o) {
+                     double sigma, const PlateauOptions& o, bool keep_min = false) {
   const std::vector<double> seg(ly.begin() + static_cast<std::ptrdiff_t>(first),
                                 ly.begin() + static_cast<std::ptrdiff_t>(last) + 1);
   const double m = median(seg);
   std::vector<double> dev(seg.size());
   for (size_t i = 0; i < seg.size(); ++i) dev[i] = std::fabs(seg[i] - m);
-  const double thr = std::max(3 * 1.4826 * median(dev), std::log1p(o.trim_floor));
+  double thr = std::max(3 * sigma, std::log1p(o.trim_floor));
+  if (keep_min && dev.size() >= static_cast<size_t>(o.min_points)) {
+    std::vector<double> sorted = dev;
+    std::sort(sorted.begin(), sorted.end());
+    thr = std::max(thr, sorted[static_cast<size_t>(o.min_points) - 1]);
+  }
   Plateau p;
   p.first = first;
   p.last = last;
@@ -58,6 +65,16 @@ Plateau robust_level(const std::vector<double>& x, const std::vector<double>& y,
   }
   p.rel_rmse = std::sqrt(e2 / p.points);
   return p;
+}
+
+// The noise of log y from successive differences, robust to the few steps: 1.4826 * median
+// |d| / sqrt(2) (the median absolute deviation's estimate of a normal sigma, Hampel 1974; a
+// difference of two independent points has sqrt(2) times their sigma).
+double noise_sigma(const std::vector<double>& ly) {
+  if (ly.size() < 3) return 0;
+  std::vector<double> d(ly.size() - 1);
+  for (size_t i = 0; i + 1 < ly.size(); ++i) d[i] = std::fabs(ly[i + 1] - ly[i]);
+  return 1.4826 * median(d) / std::sqrt(2.0);
 }
 
 }  // namespace
@@ -117,8 +134,8 @@ std::vector<Plateau> fit_plateaus(const std::vector<double>& x, const std::vecto
   }
   if (n < static_cast<size_t>(o.min_points)) return {};
 
-  // Segments of >= 2 points: a one-point segment would fit any outlier for free.
-  const int min_len = n >= 2 ? 2 : 1;
+  // Segments of >= min_points points: a shorter one would fit a ramp or an outlier for free.
+  const int min_len = o.min_points;
   const int kmax = std::min<int>(o.max_segments, static_cast<int>(n) / min_len);
   // BIC (Schwarz 1978) for Gaussian residuals: n ln(SSE/n) + (2k - 1) ln n. SSE/n is floored at
   // (1e-4)^2 so noise-free data (a perfect fit) does not send ln to -inf.
@@ -142,10 +159,12 @@ std::vector<Plateau> fit_plateaus(const std::vector<double>& x, const std::vecto
     }
   }
 
+  const double sigma = noise_sigma(ly);
   std::vector<Plateau> out;
   for (size_t s = 0; s < best.size(); ++s) {
     const size_t b = best[s], last = (s + 1 < best.size() ? best[s + 1] : n) - 1;
-    Plateau p = robust_level(x, y, ly, b, last, o);
+    // The level the curve ends at (DRAM, for a sweep) is always reported.
+    Plateau p = robust_level(x, y, ly, b, last, sigma, o, s + 1 == best.size());
     if (p.points >= o.min_points) out.push_back(p);
   }
   // Neighbouring plateaus (with any ramp between them) closer than min_rel_step are one level.
@@ -153,7 +172,8 @@ std::vector<Plateau> fit_plateaus(const std::vector<double>& x, const std::vecto
     merged = false;
     for (size_t i = 0; i + 1 < out.size(); ++i) {
       if (std::fabs(std::log(out[i + 1].level / out[i].level)) < std::log1p(o.min_rel_step)) {
-        out[i] = robust_level(x, y, ly, out[i].first, out[i + 1].last, o);
+        out[i] = robust_level(x, y, ly, out[i].first, out[i + 1].last, sigma, o,
+                              i + 2 == out.size());
         out.erase(out.begin() + static_cast<std::ptrdiff_t>(i) + 1);
         merged = true;
         break;

@@ -12,9 +12,10 @@
 //
 // Real curves ramp between levels (a cache is partly resident over a range of sizes), so each
 // segment's level is robust to the points it got from a ramp: points farther from the segment's
-// median than max(3 robust sigma, trim_floor) in log y are dropped, and the level is the mean of
-// the rest. A segment left with fewer than min_points points is a ramp, not a plateau, and is
-// not returned; neighbouring plateaus closer than min_rel_step are one plateau.
+// median than max(3 sigma, trim_floor) in log y (sigma: the curve's noise, robustly from
+// successive differences) are dropped, and the level is the mean of the rest. A segment left with fewer than min_points points is a ramp, not a plateau, and is
+// not returned - except the last one, the level the curve ends at, which keeps its min_points
+// points nearest the median; neighbouring plateaus closer than min_rel_step are one plateau.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +25,7 @@ namespace bstack::calibrate {
 
 struct PlateauOptions {
   int max_segments = 6;        // k = 1 .. max_segments (with ramps counted as segments)
-  int min_points = 3;          // a plateau keeps at least this many points after trimming
+  int min_points = 3;          // points per segment; a plateau keeps this many after trimming
   double trim_floor = 0.03;    // keep points within 3% of the median however small the spread
   double min_rel_step = 0.08;  // neighbouring plateaus whose levels differ by less are merged
 };
