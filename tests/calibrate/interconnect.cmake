@@ -11,14 +11,12 @@ target_link_libraries(test_walls_comm PRIVATE bstack::walls)
 bstack_add_test(test_comm ${CMAKE_CURRENT_LIST_DIR}/test_comm.cpp)
 target_link_libraries(test_comm PRIVATE bstack::dist bstack::calibrate)
 if(NOT BSTACK_SANITIZE)
-  set(_bstack_mpi_flags "")
-  if(MPI_C_LIBRARY_VERSION_STRING MATCHES "Open MPI")
-    # Open MPI refuses root without this, and 2 ranks may exceed the slots of a small machine.
-    set(_bstack_mpi_flags --allow-run-as-root --oversubscribe)
-  endif()
   add_test(NAME test_comm_mpi2
-           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${_bstack_mpi_flags}
-                   $<TARGET_FILE:test_comm>)
-  # PROCESSORS 2: both ranks busy-poll; ctest -j2 then runs nothing beside them.
-  set_tests_properties(test_comm_mpi2 PROPERTIES LABELS mpi TIMEOUT 120 PROCESSORS 2)
+           COMMAND ${MPIEXEC_EXECUTABLE} ${MPIEXEC_NUMPROC_FLAG} 2 ${MPIEXEC_PREFLAGS}
+                   $<TARGET_FILE:test_comm> ${MPIEXEC_POSTFLAGS})
+  # Open MPI refuses to run as root and to place 2 ranks on a machine with fewer slots unless
+  # told (other MPIs ignore these variables). PROCESSORS 2: both ranks busy-poll, so ctest -j2
+  # runs nothing beside them.
+  set_tests_properties(test_comm_mpi2 PROPERTIES LABELS mpi TIMEOUT 120 PROCESSORS 2
+    ENVIRONMENT "OMPI_ALLOW_RUN_AS_ROOT=1;OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1;OMPI_MCA_rmaps_base_oversubscribe=1")
 endif()
