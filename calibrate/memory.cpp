@@ -168,11 +168,14 @@ StreamResult stream_run(MemoryArena& arena, StreamKind k, bool nontemporal,
     arena.set_holds_doubles(true);
   }
   volatile double sink = 0;
-  // One timed run: `iters` passes on every thread, timed from a barrier to a barrier.
+  // One timed run: `iters` passes on every thread, timed from a barrier to a barrier. `busy` is
+  // the longest time one thread spent in its passes, which a descheduled thread (the barrier
+  // then waits a time slice) does not inflate.
+  double busy = 0;
   auto run = [&](int64_t iters) {
-    double t0 = 0, t1 = 0, sum = 0;
+    double t0 = 0, t1 = 0, sum = 0, b = 0;
     int team = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : sum)
+#pragma omp parallel num_threads(threads) reduction(+ : sum) reduction(max : b)
     {
       const int j = omp_get_thread_num();
       const Part& p = parts[static_cast<size_t>(j)];
@@ -181,22 +184,26 @@ StreamResult stream_run(MemoryArena& arena, StreamKind k, bool nontemporal,
         team = omp_get_num_threads();
         t0 = now_s();
       }
+      const double tb = now_s();
       sum += stream_pass(path, k, nontemporal, p.a, p.b, p.c, n, s, iters);
+      b = now_s() - tb;
 #pragma omp barrier
       if (j == 0) t1 = now_s();
     }
     BSTACK_CHECK(team == threads, "stream_run: OpenMP gave {} threads, {} asked", team, threads);
     sink = sink + sum;
+    busy = std::max(b, 1e-9);
     return std::max(t1 - t0, 1e-9);
   };
-  // Warm-up, which also sizes a run: passes quadruple until a run lasts min_seconds / 4.
+  // Warm-up, which also sizes a run: passes quadruple until a thread's passes last
+  // min_seconds / 4.
   int64_t iters = 1;
-  double dt = run(iters);
-  while (dt < min_seconds / 4) {
+  run(iters);
+  while (busy < min_seconds / 4) {
     iters *= 4;
-    dt = run(iters);
+    run(iters);
   }
-  iters = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(double(iters) * min_seconds / dt)));
+  iters = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(double(iters) * min_seconds / busy)));
   // Best of `repeats`. A warm-up slowed by a descheduled thread (a busy machine: the barrier waits
   // for a time slice) sizes the runs too short; then they are re-sized and repeated, so the runs
   // kept last at least min_seconds / 2.
