@@ -12,9 +12,10 @@
  * trip), so compare like with like; bench/calibrate_peers_mpi.sh prints both.
  *
  * Prints on rank 0 one line per size, powers of two from 1 B: "<bytes> <half round trip in s>".
- * Iterations follow bstack's interconnect section (calibrate/interconnect.cpp): 10000 timed +
- * 100 warm-up up to 8 KiB, 1000 + 10 above (OSU's defaults), fewer for large messages so a
- * size costs about the same time. Other ranks than 0 and 1 only wait. */
+ * Iterations: OSU's defaults, 10000 timed + 100 warm-up up to 8 KiB, 1000 + 10 above, capped at
+ * 256 MiB moved per size. bstack's section (calibrate/interconnect.cpp) starts from the same
+ * defaults and cuts them to a time budget, which leaves small messages (the 1 B latency compared
+ * here) at the full 10000. Other ranks than 0 and 1 only wait. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
