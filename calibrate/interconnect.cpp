@@ -112,8 +112,10 @@ std::string human_bytes(double b) {
 // network; a rise of more than 3x that the next size keeps is a switch of algorithm or protocol
 // inside the MPI library (e.g. ~27x between 16 and 32 MiB for Open MPI's all-reduce on shared
 // memory, PLATFORM.md). Both go into the profile's notes.
-void note_steps(MachineProfile& p, const char* what, const std::vector<size_t>& sizes,
-                const std::vector<double>& t) {
+// Returns the index of the step noted (the first size above it), 0 when none or when the
+// series has spikes (then a step may be interference too).
+size_t note_steps(MachineProfile& p, const char* what, const std::vector<size_t>& sizes,
+                  const std::vector<double>& t) {
   std::vector<std::string> spikes;
   for (size_t i = 0; i + 1 < t.size(); ++i)
     if (t[i] > 2.0 * t[i + 1]) spikes.push_back(human_bytes(static_cast<double>(sizes[i])));
@@ -122,12 +124,12 @@ void note_steps(MachineProfile& p, const char* what, const std::vector<size_t>& 
                        "larger size: interference from other processes, not the network; kept "
                        "in the fit (see its R^2). A quiet machine gives cleaner figures",
                        what, spikes.size(), fmt::join(spikes, ", ")));
-  // The largest rise from one size to the next that the sizes after it keep (a spike falls
-  // back at once).
+  // The largest rise from one size to the next that the next size keeps (a spike falls back at
+  // once; a rise at the largest size has nothing to confirm it).
   size_t at = 0;
   double rise = 0;
-  for (size_t i = 1; i < t.size(); ++i) {
-    const bool kept = i + 1 == t.size() || t[i + 1] >= t[i] / 2.0;
+  for (size_t i = 1; i + 1 < t.size(); ++i) {
+    const bool kept = t[i + 1] >= t[i] / 2.0;
     if (kept && t[i] / t[i - 1] > rise) {
       rise = t[i] / t[i - 1];
       at = i;
@@ -140,6 +142,7 @@ void note_steps(MachineProfile& p, const char* what, const std::vector<size_t>& 
                        what, rise, human_bytes(static_cast<double>(sizes[at - 1])),
                        human_bytes(static_cast<double>(sizes[at])),
                        spikes.empty() ? "" : ", or interference on this busy machine"));
+  return rise > 3.0 && spikes.empty() ? at : 0;
 }
 
 }  // namespace
@@ -415,7 +418,18 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
     for (const auto& q : lat) v.push_back(q.half_round_trip_s);
     return v;
   }());
-  note_steps(p, "all-reduce", ar_sizes, t);
+  const size_t step = note_steps(p, "all-reduce", ar_sizes, t);
+  if (step >= 4) {
+    // The same fit over the sizes below the step only, named by its range (a note: the walls
+    // take alpha_s and beta_bytes_per_s, fitted over every size).
+    const std::vector<double> s_below(s.begin(), s.begin() + step);
+    const std::vector<double> t_below(t.begin(), t.begin() + step);
+    const AlphaBetaFit below = fit_ring_allreduce(ranks, s_below, t_below);
+    p.note(fmt::format("interconnect: ring fit of the all-reduce over {} .. {} only (below that "
+                       "step): alpha = {:.3g} s, beta = {:.3g} B/s, weighted R^2 = {:.3f}",
+                       human_bytes(s_below.front()), human_bytes(s_below.back()), below.alpha_s,
+                       below.beta_bytes_per_s, below.r2));
+  }
   if (ring.r2 < 0.9)
     p.note(fmt::format("interconnect: the ring model fits the all-reduce poorly over {} .. {} "
                        "(weighted R^2 = {:.3f}); alpha_s and beta_bytes_per_s are a compromise "

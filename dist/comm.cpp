@@ -19,7 +19,8 @@ namespace {
 std::string mpi_error_text(int rc) {
   char text[MPI_MAX_ERROR_STRING];
   int len = 0;
-  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS) return "MPI error code " + std::to_string(rc);
+  if (MPI_Error_string(rc, text, &len) != MPI_SUCCESS)
+    return "MPI error code " + std::to_string(rc);
   return std::string(text, static_cast<size_t>(len));
 }
 
@@ -221,8 +222,8 @@ Request Communicator::irecv(void* data, size_t bytes, int src, int tag) {
 
 void Communicator::broadcast(void* data, size_t bytes, int root) {
   check_open("broadcast");
-  BSTACK_CHECK(root >= 0 && root < size_, "Communicator::broadcast: root {} is not a rank (size {})",
-               root, size_);
+  BSTACK_CHECK(root >= 0 && root < size_,
+               "Communicator::broadcast: root {} is not a rank (size {})", root, size_);
   if (!uses_mpi()) return;
   char* p = static_cast<char*>(data);
   do {
