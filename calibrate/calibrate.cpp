@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <chrono>
 
+#include <unistd.h>
+
 #include "dist/comm.h"
+#include "kernels/parallel.h"
 #include "src/error.h"
 
 namespace bstack::calibrate {
@@ -53,6 +56,14 @@ MachineProfile calibrate(const Options& o, const ProgressFn& progress) {
   MachineProfile p;
   fill_metadata(p, o.quick ? "quick" : "full");
   p.set_meta("ranks", std::to_string(comm.size()));
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  if (comm.rank() == 0 && online > kernels::max_threads())
+    p.note(fmt::format("calibrate: this process may use {} of the machine's {} cores (mpirun binds each "
+                       "rank to a core by default; taskset); the node sections measured {} core(s). "
+                       "Launch with `mpirun --bind-to none`, or measure the node with a plain `bstack "
+                       "calibrate` and only the interconnect under mpirun (`--sections interconnect` "
+                       "updates an existing profile)",
+                       kernels::max_threads(), online, kernels::max_threads()));
   double before = 0;
   for (const Section* s : run) {
     const double w = o.quick ? s->weight_quick : s->weight_full;

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -67,6 +69,26 @@ nlohmann::json to_json(const calibrate::MachineProfile& p, const std::string& pa
   return j;
 }
 
+// `--sections` on an existing profile of this machine: the sections run now replace their
+// parameters, samples and notes (a note belongs to the section its text starts with); the rest
+// of the old profile stays.
+calibrate::MachineProfile merge_into(calibrate::MachineProfile old, calibrate::MachineProfile now,
+                                     const std::vector<std::string>& sections) {
+  std::vector<std::string> notes;
+  for (const std::string& n : old.notes) {
+    bool rerun = false;
+    for (const std::string& s : sections) rerun = rerun || n.rfind(s + ":", 0) == 0;
+    if (!rerun) notes.push_back(n);
+  }
+  old.notes = std::move(notes);
+  for (const auto& kv : now.meta) old.set_meta(kv.first, kv.second);
+  for (calibrate::Param& q : now.params) old.set(std::move(q));
+  for (calibrate::Series& s : now.series) old.add_series(std::move(s));
+  for (const std::string& n : now.notes)
+    if (std::find(old.notes.begin(), old.notes.end(), n) == old.notes.end()) old.notes.push_back(n);
+  return old;
+}
+
 // The plots, or a message saying why there are none (gnuplot missing is not an error).
 std::vector<std::string> write_plots(const calibrate::MachineProfile& p, const std::string& dir) {
   if (!calibrate::gnuplot_available()) {
@@ -86,7 +108,8 @@ void add_calibrate_options(CLI::App* cmd, CalibrateOptions& o) {
   cmd->add_option("--plot", o.plot_dir, "Also write SVG plots (bandwidth vs working set, roofline) "
                                         "into this directory (needs gnuplot)");
   cmd->add_option("--sections", o.run.sections,
-                  fmt::format("Measure only these sections (comma-separated: {})",
+                  fmt::format("Measure only these sections and update them in an existing profile "
+                              "(comma-separated: {})",
                               fmt::join(calibrate::section_names(), ", ")))
       ->delimiter(',')
       ->check(CLI::IsMember(calibrate::section_names()));
@@ -122,6 +145,12 @@ int run_calibrate(const GlobalOptions& opts, const CalibrateOptions& o) {
   if (!root) return 0;
   const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   p.set_meta("seconds_total", fmt::format("{:.1f}", dt));
+  std::error_code ec;
+  if (!o.run.sections.empty() && std::filesystem::exists(o.output, ec)) {
+    p = merge_into(calibrate::read_profile(o.output), std::move(p), o.run.sections);
+    fmt::print(stderr, "updated the sections {} of {}; the others are kept\n",
+               fmt::join(o.run.sections, ", "), o.output);
+  }
   calibrate::write_profile(o.output, p);
   print_table(p);
   fmt::print(stderr, "wrote {} ({} parameters, {} sample tables) in {:.1f} s\n", o.output,

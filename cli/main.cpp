@@ -5,6 +5,7 @@
 #include "cli/demo.h"
 #include "cli/train_cmd.h"
 #include "cli/tune_cmd.h"
+#include "dist/comm.h"
 #include "src/io/tune_cache.h"
 #include "kernels/parallel.h"
 #include "src/error.h"
@@ -48,6 +49,14 @@ bool json_requested(int argc, char** argv) {
 int usage_error(const std::string& message, bool json) {
   if (json) fmt::print("{}\n", nlohmann::json{{"error", message}, {"usage", true}}.dump());
   return 2;
+}
+
+// After an error on one rank of an mpirun job, the other ranks would wait for it in a collective
+// forever: end them all (MPI_Abort) instead. Without a launcher: just the exit code.
+int end_all_ranks(int code) {
+  if (bstack::dist::Communicator::under_launcher() && bstack::dist::Communicator::world().size() > 1)
+    bstack::dist::Communicator::world().abort(code);
+  return code;
 }
 
 }  // namespace
@@ -105,9 +114,9 @@ int main(int argc, char** argv) {
     if (demo->parsed()) return bstack::cli::run_demo(opts);
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
   } catch (const bstack::Error& e) {
-    return report_error(e.what(), opts.json);
+    return end_all_ranks(report_error(e.what(), opts.json));
   } catch (const std::exception& e) {
-    return report_error(fmt::format("unexpected failure: {}", e.what()), opts.json);
+    return end_all_ranks(report_error(fmt::format("unexpected failure: {}", e.what()), opts.json));
   }
   fmt::print(stderr, "{}\nbstack: error: a command is required (see the list above)\n", app.help());
   return usage_error("a command is required", opts.json);

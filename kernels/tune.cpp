@@ -1,5 +1,7 @@
 #include "kernels/tune.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -41,7 +43,11 @@ std::string gemm_shape_class(int64_t M, int64_t N, int64_t K) {
 
 std::string tune_machine_key() {
   const CacheSizes& c = cache_sizes();
-  return cpu_model() + " | " + isa_name(isa()) + " | cores " + std::to_string(max_threads()) +
+  // The cores the machine has online, not the ones this process may use: a process that mpirun
+  // or taskset bound to one core is still on the same machine.
+  const long online = sysconf(_SC_NPROCESSORS_ONLN);
+  const int cores = online > 0 ? static_cast<int>(online) : max_threads();
+  return cpu_model() + " | " + isa_name(isa()) + " | cores " + std::to_string(cores) +
          " | L1d " + std::to_string(c.l1d) + " L2 " + std::to_string(c.l2) + " L3 " +
          std::to_string(c.l3);
 }

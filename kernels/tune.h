@@ -25,7 +25,8 @@ struct TuneEntry {
 // l (< 2048), x (>= 2048): shapes in one class share their best blocking.
 std::string gemm_shape_class(int64_t M, int64_t N, int64_t K);
 
-// The key a cache must match to be trusted: CPU model, ISA path, cores, cache sizes.
+// The key a cache (or a calibrate profile) must match to be trusted: CPU model, ISA path, cores
+// online (not the process's affinity), cache sizes.
 std::string tune_machine_key();
 
 // Replaces the table (entries for other ops/classes are dropped). Thread-safe against lookups.
