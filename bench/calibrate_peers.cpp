@@ -52,20 +52,21 @@ int main(int argc, char** argv) {
   const std::string regular = avx512 ? "stream_avx512_fma" : "stream_avx_fma";
   const std::string nt = avx512 ? "stream_mem_avx512" : "stream_mem_avx";
   const std::string flops = avx512 ? "peakflops_sp_avx512_fma" : "peakflops_sp_avx_fma";
-  const size_t ws = static_cast<size_t>(gb * 1e9);
+  // Whole MB: likwid-bench's size parser overflows on byte counts over 2^31 ("S0:4000000000B").
+  const size_t ws = static_cast<size_t>(gb * 1e3) * 1000000;
   const int all = kernels::max_threads();
   fmt::print("calibrate_peers: {} ({}), working set {:.2f} GB (1 GB = 1e9 B), best of {} "
              "alternating rounds per side\n",
              kernels::cpu_model(), kernels::isa_name(kernels::isa()), ws / 1e9, rounds);
-  fmt::print("{:<38} {:>7} {:>14} {:>14} {:>8}\n", "measurement", "threads", "bstack", "likwid-bench", "ratio");
+  fmt::print("{:<48} {:>7} {:>14} {:>14} {:>8}\n", "measurement", "threads", "bstack", "likwid-bench", "ratio");
   for (int threads : {1, all}) {
     for (bool nontemporal : {false, true}) {
       double ours = 0, peer = 0;
       for (int r = 0; r < rounds; ++r) {
         ours = std::max(ours, calibrate::stream_bandwidth(calibrate::StreamKind::triad, nontemporal, ws, threads, 5, 0.2));
-        peer = std::max(peer, 1e6 * likwid(nontemporal ? nt : regular, fmt::format("S0:{}B:{}", ws, threads), "MByte/s:"));
+        peer = std::max(peer, 1e6 * likwid(nontemporal ? nt : regular, fmt::format("S0:{}MB:{}", ws / 1000000, threads), "MByte/s:"));
       }
-      fmt::print("{:<38} {:>7} {:>9.2f} GB/s {:>9.2f} GB/s {:>8.3f}\n",
+      fmt::print("{:<48} {:>7} {:>9.2f} GB/s {:>9.2f} GB/s {:>8.3f}\n",
                  fmt::format("triad, {} stores ({})", nontemporal ? "non-temporal" : "regular",
                              nontemporal ? nt : regular),
                  threads, ours / 1e9, peer / 1e9, ours / peer);
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
       ours = std::max(ours, kernels::fma_peak_flops<float>(kernels::isa(), threads, 0.2, 5));
       peer = std::max(peer, 1e6 * likwid(flops, fmt::format("S0:32kB:{}", threads), "MFlops/s:"));
     }
-    fmt::print("{:<38} {:>7} {:>6.1f} GFLOP/s {:>6.1f} GFLOP/s {:>8.3f}\n",
+    fmt::print("{:<48} {:>7} {:>6.1f} GFLOP/s {:>6.1f} GFLOP/s {:>8.3f}\n",
                fmt::format("fp32 FMA peak ({})", flops), threads, ours / 1e9, peer / 1e9, ours / peer);
   }
   return 0;

@@ -108,7 +108,7 @@ double measure_clock_hz(double seconds) {
 
 void calibrate_compute(const Options& o, MachineProfile& p, const ProgressFn& progress) {
   const int nt = all_threads(o);
-  const double sec = o.quick ? 0.02 : 0.05;
+  const double sec = o.quick ? 0.02 : 0.08;
   const int reps = o.quick ? 3 : 7;
   const std::string how = fmt::format(
       "register-only loop, 12 independent accumulator chains, best of {} after a warm-up, ~{:.0f} "
@@ -285,7 +285,7 @@ void calibrate_dispatch(const Options& o, MachineProfile& p, const ProgressFn& p
   // shape checks, output allocation, dtype dispatch, and with autograd the graph node and its
   // backward call. Method: loops of `n` ops, best of `reps` loops after a warm-up, divided by n.
   const int n = o.quick ? 2000 : 10000;
-  const int reps = o.quick ? 5 : 9;
+  const int reps = o.quick ? 5 : 21;
   Tensor a = full({1}, 1.0), b = full({1}, 1e-6);
   progress(0.0, "dispatch: op without autograd");
   double t_fwd = 0;

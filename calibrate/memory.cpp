@@ -353,6 +353,21 @@ struct Sweep {
   std::vector<double> x, y;
 };
 
+// Where a sweep falls from level `hi` to level `lo`: the working set at which the curve crosses
+// their geometric mean, interpolated linearly in log-log between the two samples around it,
+// searching from x_from on. A continuous estimate of a level's effective capacity, steadier
+// run to run than the last sample on the plateau (which moves in whole sweep steps, 19% in a
+// full run).
+double transition_bytes(const Sweep& sw, double hi, double lo, double x_from) {
+  const double mid = std::sqrt(hi * lo);
+  for (size_t j = 1; j < sw.x.size(); ++j) {
+    if (sw.x[j] <= x_from || sw.y[j] >= mid || sw.y[j - 1] < mid) continue;
+    const double f = std::log(sw.y[j - 1] / mid) / std::log(sw.y[j - 1] / sw.y[j]);
+    return std::exp(std::log(sw.x[j - 1]) + f * std::log(sw.x[j] / sw.x[j - 1]));
+  }
+  return x_from;
+}
+
 std::vector<Plateau> fit(const Sweep& s) {
   PlateauOptions o;
   o.max_segments = 8;
@@ -417,6 +432,7 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   const StreamKind kinds[] = {StreamKind::read, StreamKind::write, StreamKind::copy,
                               StreamKind::triad};
   std::vector<Plateau> triad_1t;
+  Sweep triad_1t_sweep;
   for (int t : configs) {
     const std::string suffix = t == 1 ? "_1t" : "";
     const std::string series_suffix = t == 1 ? "_1t" : "_all";
@@ -474,7 +490,7 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
                pl[i].rel_rmse, "rel_rmse"});
       }
       p.add_series(ps);
-      if (t == 1 && k == StreamKind::triad) triad_1t = pl;
+      if (t == 1 && k == StreamKind::triad) triad_1t = pl, triad_1t_sweep = sw;
     }
     // Non-temporal triad at the largest working set (DRAM), as likwid-bench's stream_mem_*.
     if (progress) progress(done / total, fmt::format("triad non-temporal {}t", t));
@@ -493,13 +509,15 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   const std::vector<std::string> tn = level_names(triad_1t.size());
   std::string cmp;
   for (size_t i = 0; i + 1 < triad_1t.size(); ++i) {
-    p.set({tn[i] + "_fitted_bytes", triad_1t[i].x_end, "B",
-           fmt::format("largest working set on the fitted {} plateau of STREAM triad, 1 thread "
-                       "(piecewise-constant fit: optimal partitioning, BIC)", tn[i]),
+    const double cap = transition_bytes(triad_1t_sweep, triad_1t[i].level, triad_1t[i + 1].level,
+                                        triad_1t[i].x_end);
+    p.set({tn[i] + "_fitted_bytes", cap, "B",
+           fmt::format("working set where STREAM triad (1 thread) falls half-way (geometric mean) "
+                       "from the {} plateau to the next, interpolated in log-log (plateaus: "
+                       "piecewise-constant fit, optimal partitioning, BIC)", tn[i]),
            triad_1t[i].rel_rmse, "rel_rmse"});
     const int64_t os = i == 0 ? l1d : i == 1 ? l2 : i == 2 ? l3 : 0;
-    cmp += fmt::format("{}{} plateau ends at {}{}", cmp.empty() ? "" : "; ", tn[i],
-                       human_bytes(triad_1t[i].x_end),
+    cmp += fmt::format("{}{} ends at {}{}", cmp.empty() ? "" : "; ", tn[i], human_bytes(cap),
                        os > 0 ? fmt::format(" (OS: {} {})", i == 0 ? "L1d" : i == 1 ? "L2" : "L3",
                                             human_bytes(double(os)))
                               : "");

@@ -52,7 +52,8 @@ void print_table(const calibrate::MachineProfile& p) {
   for (const std::string& n : p.notes) fmt::print(stderr, "note: {}\n", n);
 }
 
-nlohmann::json to_json(const calibrate::MachineProfile& p, const std::string& path) {
+nlohmann::json to_json(const calibrate::MachineProfile& p, const std::string& path,
+                       bool with_samples = false) {
   nlohmann::json j = nlohmann::json::object();
   for (const calibrate::Param& q : p.params) j[q.key] = q.value;
   nlohmann::json meta = nlohmann::json::object(), fit = nlohmann::json::object();
@@ -66,6 +67,19 @@ nlohmann::json to_json(const calibrate::MachineProfile& p, const std::string& pa
   j["meta"] = meta;
   j["params"] = fit;
   j["notes"] = p.notes;
+  if (with_samples) {  // the raw samples, for re-fitting or plotting elsewhere
+    nlohmann::json series = nlohmann::json::object();
+    for (const calibrate::Series& t : p.series) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (size_t r = 0; r < t.rows(); ++r) {
+        nlohmann::json row = nlohmann::json::array();
+        for (size_t c = 0; c < t.columns.size(); ++c) row.push_back(t.at(r, c));
+        rows.push_back(row);
+      }
+      series[t.name] = {{"columns", t.columns}, {"method", t.method}, {"rows", rows}};
+    }
+    j["series"] = series;
+  }
   return j;
 }
 
@@ -115,15 +129,15 @@ void add_calibrate_options(CLI::App* cmd, CalibrateOptions& o) {
       ->check(CLI::IsMember(calibrate::section_names()));
   cmd->add_option("--scratch", o.run.scratch_dir, "Directory for the file-read test's scratch "
                                                   "file (default $TMPDIR, else /tmp)");
-  cmd->add_option("--show", o.show, "Print (and with --plot, plot) an existing profile; measure "
-                                    "nothing");
+  cmd->add_option("--show", o.show, "Print (and with --plot, plot) an existing profile, with "
+                                    "--json also its raw samples; measure nothing");
 }
 
 int run_calibrate(const GlobalOptions& opts, const CalibrateOptions& o) {
   if (!o.show.empty()) {
     const calibrate::MachineProfile p = calibrate::read_profile(o.show);
     print_table(p);
-    nlohmann::json j = to_json(p, o.show);
+    nlohmann::json j = to_json(p, o.show, true);
     if (!o.plot_dir.empty()) j["plots"] = write_plots(p, o.plot_dir);
     if (opts.json) fmt::print("{}\n", j.dump());
     return 0;
