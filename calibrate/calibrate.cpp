@@ -57,7 +57,10 @@ MachineProfile calibrate(const Options& o, const ProgressFn& progress) {
   fill_metadata(p, o.quick ? "quick" : "full");
   p.set_meta("ranks", std::to_string(comm.size()));
   const long online = sysconf(_SC_NPROCESSORS_ONLN);
-  if (comm.rank() == 0 && online > kernels::max_threads())
+  const bool node_sections = std::any_of(run.begin(), run.end(), [](const Section* s) {
+    return s->name != "interconnect";
+  });
+  if (comm.rank() == 0 && node_sections && online > kernels::max_threads())
     p.note(fmt::format("calibrate: this process may use {} of the machine's {} cores (mpirun binds each "
                        "rank to a core by default; taskset); the node sections measured {} core(s). "
                        "Launch with `mpirun --bind-to none`, or measure the node with a plain `bstack "
