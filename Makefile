@@ -30,6 +30,7 @@ test-asan: deps
 	  -DBSTACK_SANITIZE=address,undefined -DBSTACK_BENCH=OFF -DBSTACK_CLI=OFF
 	cmake --build $(ASAN) -j$(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  ctest --test-dir $(ASAN) -L unit -j$(JOBS) --output-on-failure
 
 # Sequential on purpose (even under make -j): the sanitizer suite, then the Release suite,

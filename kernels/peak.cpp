@@ -58,9 +58,9 @@ namespace {
 // operands opaque each step, so the compiler can neither hoist the product nor sum the loop in
 // closed form (it did: 2e26 "OP/s"); each MAC is then one imul and one add.
 double int8_loop_scalar(int64_t iters, volatile int32_t* sink) {
-  int32_t acc[12];
+  uint32_t acc[12];  // unsigned: the sums wrap (defined), as the vector accumulators do
   for (int i = 0; i < 12; ++i) acc[i] = i;
-  int32_t a = 3, b = -2;
+  uint32_t a = 3, b = static_cast<uint32_t>(-2);
   for (int64_t it = 0; it < iters; ++it) {
     asm volatile("" : "+r"(a), "+r"(b));
 #pragma GCC unroll 12
@@ -69,9 +69,9 @@ double int8_loop_scalar(int64_t iters, volatile int32_t* sink) {
       asm volatile("" : "+r"(acc[i]));
     }
   }
-  int32_t s = 0;
+  uint32_t s = 0;
   for (int i = 0; i < 12; ++i) s += acc[i];
-  *sink = s;
+  *sink = static_cast<int32_t>(s);
   return static_cast<double>(iters) * 12 * 2;
 }
 

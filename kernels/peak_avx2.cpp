@@ -32,11 +32,11 @@ namespace bstack::kernels::detail {
 
 __attribute__((target("avxvnni"))) double int8_loop_avx_vnni(int64_t iters, volatile int32_t* sink) {
   BSTACK_INT8_CHAINS(_mm256_dpbusd_avx_epi32(acc[i], a, b))
-  alignas(32) int32_t lanes[8];
+  alignas(32) uint32_t lanes[8];  // summed as unsigned: the accumulators wrap
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
-  int32_t t = 0;
-  for (int32_t v : lanes) t += v;
-  *sink = t;
+  uint32_t t = 0;
+  for (uint32_t v : lanes) t += v;
+  *sink = static_cast<int32_t>(t);
   return static_cast<double>(iters) * 12 * 32 * 2;
 }
 
@@ -46,11 +46,11 @@ double int8_loop_avx2(int64_t iters, volatile int32_t* sink) {
   // computed every step: with constant operands GCC hoisted maddubs + madd out of the loop.
   BSTACK_INT8_CHAINS(_mm256_add_epi32(acc[i], _mm256_madd_epi16(_mm256_maddubs_epi16(acc[i], b), ones)))
   (void)a;
-  alignas(32) int32_t lanes[8];
+  alignas(32) uint32_t lanes[8];  // summed as unsigned: the accumulators wrap
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), s);
-  int32_t t = 0;
-  for (int32_t v : lanes) t += v;
-  *sink = t;
+  uint32_t t = 0;
+  for (uint32_t v : lanes) t += v;
+  *sink = static_cast<int32_t>(t);
   return static_cast<double>(iters) * 12 * 32 * 2;
 }
 

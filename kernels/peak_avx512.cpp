@@ -32,7 +32,11 @@ namespace bstack::kernels::detail {
 
 __attribute__((target("avx512vnni"))) double int8_loop_avx512vnni(int64_t iters, volatile int32_t* sink) {
   BSTACK_INT8_CHAINS(_mm512_dpbusd_epi32(acc[i], a, b))
-  *sink = _mm512_reduce_add_epi32(s);
+  alignas(64) uint32_t lanes[16];  // summed as unsigned: the accumulators wrap
+  _mm512_store_si512(lanes, s);
+  uint32_t t = 0;
+  for (uint32_t v : lanes) t += v;
+  *sink = static_cast<int32_t>(t);
   return static_cast<double>(iters) * 12 * 64 * 2;
 }
 
@@ -42,7 +46,11 @@ double int8_loop_avx512bw(int64_t iters, volatile int32_t* sink) {
   // computed every step: with constant operands GCC hoisted maddubs + madd out of the loop.
   BSTACK_INT8_CHAINS(_mm512_add_epi32(acc[i], _mm512_madd_epi16(_mm512_maddubs_epi16(acc[i], b), ones)))
   (void)a;
-  *sink = _mm512_reduce_add_epi32(s);
+  alignas(64) uint32_t lanes[16];  // summed as unsigned: the accumulators wrap
+  _mm512_store_si512(lanes, s);
+  uint32_t t = 0;
+  for (uint32_t v : lanes) t += v;
+  *sink = static_cast<int32_t>(t);
   return static_cast<double>(iters) * 12 * 64 * 2;
 }
 
