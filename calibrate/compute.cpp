@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -108,8 +109,8 @@ double measure_clock_hz(double seconds) {
 
 void calibrate_compute(const Options& o, MachineProfile& p, const ProgressFn& progress) {
   const int nt = all_threads(o);
-  const double sec = o.quick ? 0.02 : 0.08;
-  const int reps = o.quick ? 3 : 7;
+  const double sec = o.quick ? 0.02 : 0.05;
+  const int reps = 3;  // per pass (a full run makes 3 passes)
   const std::string how = fmt::format(
       "register-only loop, 12 independent accumulator chains, best of {} after a warm-up, ~{:.0f} "
       "ms per run, every thread its own loop",
@@ -123,31 +124,76 @@ void calibrate_compute(const Options& o, MachineProfile& p, const ProgressFn& pr
   if (nominal > 0)
     p.set({"nominal_clock_hz", nominal, "Hz", "OS report: /proc/cpuinfo 'cpu MHz'"});
 
+  // Every FMA and int8 loop (ISA path x precision x threads) is one job; a full run goes
+  // round the jobs `passes` times and keeps each job's best, so a job's repeats are seconds
+  // apart and a burst of noise from a shared host spoils one pass, not the figure.
+  struct Job {
+    std::vector<std::string> keys;  // the parameters this figure is (may be none: series only)
+    std::string unit, method;
+    Series* series;
+    std::vector<double> row;  // the series row, the figure appended
+    std::function<double()> run;
+    double best = 0;
+  };
+  std::vector<Job> jobs;
   Series fma{"compute/fma", {"isa", "bits", "threads", "flops_per_s"}, {}, "FMA peak: " + how};
+  Series i8{"compute/int8", {"kernel", "threads", "ops_per_s"}, {}, "int8 dot: " + how};
   const kernels::Isa best = kernels::isa();
-  std::vector<kernels::Isa> paths;
-  for (int i = 0; i <= static_cast<int>(best); ++i) paths.push_back(static_cast<kernels::Isa>(i));
-  const int jobs = static_cast<int>(paths.size()) * 4;
-  int done = 0;
-  for (kernels::Isa path : paths) {
-    for (int bits : {32, 64}) {
-      for (int threads : {1, nt}) {
-        progress(0.1 + 0.6 * done++ / jobs, fmt::format("FMA {} fp{} {}t", kernels::isa_name(path), bits, threads));
-        const double f = bits == 32 ? kernels::fma_peak_flops<float>(path, threads, sec, reps)
-                                    : kernels::fma_peak_flops<double>(path, threads, sec, reps);
-        fma.add_row({static_cast<double>(path), static_cast<double>(bits), static_cast<double>(threads), f});
+  const std::vector<int> thread_counts = nt > 1 ? std::vector<int>{1, nt} : std::vector<int>{1};
+  for (int i = 0; i <= static_cast<int>(best); ++i) {
+    const kernels::Isa path = static_cast<kernels::Isa>(i);
+    for (int bits : {32, 64})
+      for (int threads : thread_counts) {
         const std::string prec = bits == 32 ? "fp32" : "fp64";
-        const std::string m = fmt::format("FMA loop, {} path, {} thread(s): {}", kernels::isa_name(path), threads, how);
-        if (threads == 1)
-          p.set({fmt::format("peak_flops_{}_{}_1t", prec, kernels::isa_name(path)), f, "FLOP/s", m});
-        if (path == best) {
-          p.set({fmt::format("peak_flops_{}{}", prec, threads == 1 ? "_1t" : ""), f, "FLOP/s", m});
-          if (threads == nt && nt == 1) p.set({fmt::format("peak_flops_{}_1t", prec), f, "FLOP/s", m});
-        }
+        Job j;
+        j.unit = "FLOP/s";
+        j.method = fmt::format("FMA loop, {} path, {} thread(s): {}", kernels::isa_name(path), threads, how);
+        if (threads == 1) j.keys.push_back(fmt::format("peak_flops_{}_{}_1t", prec, kernels::isa_name(path)));
+        if (path == best && threads == 1) j.keys.push_back(fmt::format("peak_flops_{}_1t", prec));
+        if (path == best && threads == nt) j.keys.push_back(fmt::format("peak_flops_{}", prec));
+        j.series = &fma;
+        j.row = {static_cast<double>(path), static_cast<double>(bits), static_cast<double>(threads)};
+        j.run = [=] {
+          return bits == 32 ? kernels::fma_peak_flops<float>(path, threads, sec, reps)
+                            : kernels::fma_peak_flops<double>(path, threads, sec, reps);
+        };
+        jobs.push_back(std::move(j));
       }
+  }
+  const kernels::Int8Kernel best8 = kernels::int8_kernel_best();
+  for (kernels::Int8Kernel k : {kernels::Int8Kernel::avx512vnni, kernels::Int8Kernel::avx_vnni,
+                                kernels::Int8Kernel::avx512bw, kernels::Int8Kernel::avx2,
+                                kernels::Int8Kernel::scalar}) {
+    if (!kernels::int8_kernel_available(k)) continue;
+    for (int threads : thread_counts) {
+      Job j;
+      j.unit = "OP/s";
+      j.method = fmt::format("int8 dot loop, {} kernel, {} thread(s), 2 OP per u8 x s8 "
+                             "multiply-accumulate: {}", kernels::int8_kernel_name(k), threads, how);
+      if (threads == 1) j.keys.push_back(fmt::format("peak_ops_int8_{}_1t", kernels::int8_kernel_name(k)));
+      if (k == best8 && threads == 1) j.keys.push_back("peak_ops_int8_1t");
+      if (k == best8 && threads == nt) j.keys.push_back("peak_ops_int8");
+      j.series = &i8;
+      j.row = {static_cast<double>(k), static_cast<double>(threads)};
+      j.run = [=] { return kernels::int8_peak_ops(k, threads, sec, reps); };
+      jobs.push_back(std::move(j));
     }
   }
+  const int passes = o.quick ? 1 : 3;
+  for (int pass = 0; pass < passes; ++pass)
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      progress(0.1 + 0.85 * double(pass * jobs.size() + i) / double(passes * jobs.size()),
+               fmt::format("{} (pass {}/{})", jobs[i].method.substr(0, jobs[i].method.find(':')), pass + 1, passes));
+      jobs[i].best = std::max(jobs[i].best, jobs[i].run());
+    }
+  for (Job& j : jobs) {
+    j.row.push_back(j.best);
+    j.series->add_row(j.row);
+    const std::string m = passes > 1 ? fmt::format("{}; best of {} passes round all loops", j.method, passes) : j.method;
+    for (const std::string& key : j.keys) p.set({key, j.best, j.unit, m});
+  }
   p.add_series(std::move(fma));
+  p.add_series(std::move(i8));
 
   // The theoretical peak: clock x lanes x FMA units x 2 FLOP per FMA x cores.
   const int fma_units = 2;
@@ -188,26 +234,6 @@ void calibrate_compute(const Options& o, MachineProfile& p, const ProgressFn& pr
     p.note(fmt::format("compute: the core runs at {:.2f} GHz while the OS reports {:.2f} GHz "
                        "(turbo, or a VM that reports the base clock)", clock / 1e9, nominal / 1e9));
 
-  // int8 dot products: every kernel family the CPU has (vpdpbusd; vpmaddubsw + vpmaddwd).
-  Series i8{"compute/int8", {"kernel", "threads", "ops_per_s"}, {}, "int8 dot: " + how};
-  const kernels::Int8Kernel best8 = kernels::int8_kernel_best();
-  for (kernels::Int8Kernel k : {kernels::Int8Kernel::avx512vnni, kernels::Int8Kernel::avx_vnni,
-                                kernels::Int8Kernel::avx512bw, kernels::Int8Kernel::avx2,
-                                kernels::Int8Kernel::scalar}) {
-    if (!kernels::int8_kernel_available(k)) continue;
-    for (int threads : {1, nt}) {
-      progress(0.75, fmt::format("int8 {} {}t", kernels::int8_kernel_name(k), threads));
-      const double ops = kernels::int8_peak_ops(k, threads, sec, reps);
-      i8.add_row({static_cast<double>(k), static_cast<double>(threads), ops});
-      const std::string m = fmt::format("int8 dot loop, {} kernel, {} thread(s), 2 OP per u8 x s8 "
-                                        "multiply-accumulate: {}", kernels::int8_kernel_name(k), threads, how);
-      if (threads == 1)
-        p.set({fmt::format("peak_ops_int8_{}_1t", kernels::int8_kernel_name(k)), ops, "OP/s", m});
-      if (k == best8) p.set({threads == 1 ? "peak_ops_int8_1t" : "peak_ops_int8", ops, "OP/s", m});
-      if (k == best8 && nt == 1) p.set({"peak_ops_int8_1t", ops, "OP/s", m});
-    }
-  }
-  p.add_series(std::move(i8));
   progress(1.0, "compute done");
 }
 

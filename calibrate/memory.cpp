@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
@@ -384,8 +385,13 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   // DRAM at ~15-35 GB/s. Past 64 MiB (DRAM on most machines, whose plateau needs few points)
   // quick mode steps by 2, and where one pass alone lasts min_s a point takes fewer repeats
   // (its runs are long, so their spread is small).
-  const int repeats = quick ? 3 : 5;
-  const int repeats_long = quick ? 2 : 3;
+  // A full run sweeps everything twice, each point best of 3 (2 where one pass is long) per
+  // sweep, and keeps each point's best over both sweeps: the repeats of a point are then a
+  // minute apart, so a burst of noise from a shared host (VM neighbours) spoils one sweep's
+  // figure, not the point's.
+  const int sweeps = quick ? 1 : 2;
+  const int repeats = quick ? 3 : 3;
+  const int repeats_long = 2;
   const double min_s = quick ? 0.002 : 0.01;
   const double step = quick ? std::sqrt(2.0) : std::pow(2.0, 0.25);
   const size_t knee = quick ? size_t{64} << 20 : SIZE_MAX;
@@ -426,11 +432,38 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
     return pass >= min_s ? (1.0 + repeats_long) * pass : (1.25 + repeats) * min_s;
   };
   for (size_t ws : sizes) total += cost(ws);
-  total *= 4.0 * double(configs.size());
+  total *= 4.0 * double(configs.size()) * sweeps;
   total *= 1.25;  // latency and the non-temporal points
 
   const StreamKind kinds[] = {StreamKind::read, StreamKind::write, StreamKind::copy,
                               StreamKind::triad};
+  // Measure: every sweep (thread count x kind), `sweeps` times, each point's best kept.
+  std::map<std::pair<int, int>, Sweep> measured;
+  for (int pass = 0; pass < sweeps; ++pass)
+    for (int t : configs)
+      for (StreamKind k : kinds) {
+        Sweep& sw = measured[{t, static_cast<int>(k)}];
+        double last_bw = 0;
+        for (size_t i = 0; i < sizes.size(); ++i) {
+          const size_t ws = sizes[i];
+          if (progress)
+            progress(done / total, fmt::format("{} {} {}t{}", stream_kind_name(k), human_bytes(double(ws)), t,
+                                               sweeps > 1 ? fmt::format(" (sweep {}/{})", pass + 1, sweeps) : ""));
+          const bool long_pass = last_bw > 0 && double(ws) / last_bw >= min_s;
+          const StreamResult r =
+              stream_run(arena, k, false, ws, t, long_pass ? repeats_long : repeats, min_s);
+          last_bw = r.bytes_per_s;
+          done += cost(ws);
+          if (pass == 0) {
+            sw.x.push_back(double(r.working_set_bytes));
+            sw.y.push_back(r.bytes_per_s);
+          } else {
+            sw.y[i] = std::max(sw.y[i], r.bytes_per_s);
+          }
+        }
+      }
+
+  // Record: each sweep's samples, its plateaus and the parameters named after them.
   std::vector<Plateau> triad_1t;
   Sweep triad_1t_sweep;
   for (int t : configs) {
@@ -440,28 +473,18 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
       const std::string kn = stream_kind_name(k);
       const std::string what = fmt::format(
           "STREAM {} ({}, {} B/element counted, no write-allocate counted), regular stores, {} "
-          "path, {} thread{}, best of {} ({} where one pass lasts {} ms) after a warm-up, >= {} "
-          "ms per run, MB = 1e6",
+          "path, {} thread{}, best of {} ({} where one pass lasts {} ms) after a warm-up in each "
+          "of {} sweep(s), best over the sweeps, >= {} ms per run, MB = 1e6",
           kn,
           k == StreamKind::triad  ? "a=b+s*c"
           : k == StreamKind::copy ? "a=b"
           : k == StreamKind::read ? "sum of a"
                                   : "a=s",
           stream_bytes_per_element(k), isa, t, t == 1 ? "" : "s", repeats, repeats_long,
-          min_s * 1e3, min_s * 1e3);
+          min_s * 1e3, sweeps, min_s * 1e3);
       Series s{"memory/" + kn + series_suffix, {"working_set_bytes", "bytes_per_s"}, {}, what};
-      Sweep sw;
-      double last_bw = 0;
-      for (size_t ws : sizes) {
-        if (progress) progress(done / total, fmt::format("{} {} {}t", kn, human_bytes(double(ws)), t));
-        const bool long_pass = last_bw > 0 && double(ws) / last_bw >= min_s;
-        const StreamResult r = stream_run(arena, k, false, ws, t, long_pass ? repeats_long : repeats, min_s);
-        last_bw = r.bytes_per_s;
-        done += cost(ws);
-        s.add_row({double(r.working_set_bytes), r.bytes_per_s});
-        sw.x.push_back(double(r.working_set_bytes));
-        sw.y.push_back(r.bytes_per_s);
-      }
+      const Sweep& sw = measured[{t, static_cast<int>(k)}];
+      for (size_t i = 0; i < sw.x.size(); ++i) s.add_row({sw.x[i], sw.y[i]});
       p.add_series(s);
       std::vector<Plateau> pl = fit(sw);
       // Bandwidth falls with the working set. A first level below the next one is the fixed cost
