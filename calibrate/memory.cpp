@@ -463,9 +463,61 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
         }
       }
 
+  // Plateaus of a sweep. Bandwidth falls with the working set: a first level below the next one
+  // is the fixed cost of sub-microsecond passes (loop start, the threads' barrier), not a memory
+  // level. Too few points to fit: the largest working set is the DRAM level.
+  auto fit_levels = [&](const Sweep& sw) {
+    std::vector<Plateau> pl = fit(sw);
+    while (pl.size() > 1 && pl[0].level < pl[1].level) pl.erase(pl.begin());
+    if (pl.empty()) {
+      Plateau d;
+      d.x_begin = d.x_end = sw.x.back();
+      d.level = sw.y.back();
+      d.points = 1;
+      pl.push_back(d);
+    }
+    return pl;
+  };
+  // The reference: triad on 1 thread, its levels named in order (l1, l2, ..., dram) and its
+  // boundaries where the curve falls half-way from one level to the next.
+  const Sweep triad_1t_sweep = measured[{1, static_cast<int>(StreamKind::triad)}];
+  const std::vector<Plateau> triad_1t = fit_levels(triad_1t_sweep);
+  const std::vector<std::string> ref_names = level_names(triad_1t.size());
+  std::vector<double> ref_caps;
+  for (size_t i = 0; i + 1 < triad_1t.size(); ++i)
+    ref_caps.push_back(transition_bytes(triad_1t_sweep, triad_1t[i].level, triad_1t[i + 1].level,
+                                        triad_1t[i].x_end));
+  // Another curve's plateaus: each named after the reference level its middle (geometric mean of
+  // its working sets) falls in; with t threads the private levels (L1, L2: per core on every x86
+  // core this runs on) hold t times as much, the shared ones do not grow. The last plateau is
+  // DRAM. Two plateaus in one level: the one with more points keeps the name.
+  auto names_by_reference = [&](const std::vector<Plateau>& pl, int t) {
+    std::vector<std::string> names(pl.size());
+    for (size_t j = 0; j < pl.size(); ++j) {
+      size_t level = ref_names.size() - 1;
+      if (j + 1 < pl.size()) {
+        const double mid = std::sqrt(pl[j].x_begin * pl[j].x_end);
+        for (size_t i = 0; i < ref_caps.size(); ++i) {
+          const bool priv = ref_names[i] == "l1" || ref_names[i] == "l2";
+          if (mid < ref_caps[i] * (priv ? t : 1)) {
+            level = i;
+            break;
+          }
+        }
+      }
+      names[j] = ref_names[level];
+    }
+    for (size_t j = 0; j + 1 < pl.size(); ++j)  // beyond the last boundary: DRAM's shoulder
+      if (names[j] == ref_names.back()) names[j].clear();
+    for (size_t j = 0; j < pl.size(); ++j)
+      for (size_t k = 0; k < pl.size(); ++k)
+        if (j != k && !names[j].empty() && names[j] == names[k] &&
+            (pl[k].points > pl[j].points || (pl[k].points == pl[j].points && k > j)))
+          names[j].clear();
+    return names;
+  };
+
   // Record: each sweep's samples, its plateaus and the parameters named after them.
-  std::vector<Plateau> triad_1t;
-  Sweep triad_1t_sweep;
   for (int t : configs) {
     const std::string suffix = t == 1 ? "_1t" : "";
     const std::string series_suffix = t == 1 ? "_1t" : "_all";
@@ -486,18 +538,12 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
       const Sweep& sw = measured[{t, static_cast<int>(k)}];
       for (size_t i = 0; i < sw.x.size(); ++i) s.add_row({sw.x[i], sw.y[i]});
       p.add_series(s);
-      std::vector<Plateau> pl = fit(sw);
-      // Bandwidth falls with the working set. A first level below the next one is the fixed cost
-      // of sub-microsecond passes (loop start, the threads' barrier), not a memory level.
-      while (pl.size() > 1 && pl[0].level < pl[1].level) pl.erase(pl.begin());
-      if (pl.empty()) {  // too few points to fit: the largest working set is the DRAM level
-        Plateau d;
-        d.x_begin = d.x_end = sw.x.back();
-        d.level = sw.y.back();
-        d.points = 1;
-        pl.push_back(d);
-      }
-      const std::vector<std::string> names = level_names(pl.size());
+      const std::vector<Plateau> pl = fit_levels(sw);
+      // Names: the reference curve (triad, 1 thread) by order; every other curve by where its
+      // plateaus lie against the reference's level boundaries, so `l3_copy_bytes_per_s` means
+      // the same level in every run even when a fit finds an extra (ramp) plateau.
+      const std::vector<std::string> names =
+          (t == 1 && k == StreamKind::triad) ? ref_names : names_by_reference(pl, t);
       Series ps{"memory/plateaus_" + kn + series_suffix,
                 {"working_set_begin_bytes", "working_set_end_bytes", "bytes_per_s", "rel_rmse"},
                 {},
@@ -505,6 +551,7 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
                 "BIC; ramp points trimmed)"};
       for (size_t i = 0; i < pl.size(); ++i) {
         ps.add_row({pl[i].x_begin, pl[i].x_end, pl[i].level, pl[i].rel_rmse});
+        if (names[i].empty()) continue;  // a second plateau in one level: the longer one counts
         p.set({fmt::format("{}_{}_bytes_per_s{}", names[i], kn, suffix), pl[i].level, "B/s",
                fmt::format("{}; plateau {} of a piecewise-constant fit (optimal partitioning, "
                            "BIC) over {} .. {}, mean of {} points",
@@ -513,7 +560,6 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
                pl[i].rel_rmse, "rel_rmse"});
       }
       p.add_series(ps);
-      if (t == 1 && k == StreamKind::triad) triad_1t = pl, triad_1t_sweep = sw;
     }
     // Non-temporal triad at the largest working set (DRAM), as likwid-bench's stream_mem_*.
     if (progress) progress(done / total, fmt::format("triad non-temporal {}t", t));
@@ -529,11 +575,10 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   if (all == 1) p.note("memory: one thread available; the all-thread figures are the 1-thread ones");
 
   // Where the triad (1 thread) plateaus end, against the caches the OS reports.
-  const std::vector<std::string> tn = level_names(triad_1t.size());
+  const std::vector<std::string>& tn = ref_names;
   std::string cmp;
   for (size_t i = 0; i + 1 < triad_1t.size(); ++i) {
-    const double cap = transition_bytes(triad_1t_sweep, triad_1t[i].level, triad_1t[i + 1].level,
-                                        triad_1t[i].x_end);
+    const double cap = ref_caps[i];
     p.set({tn[i] + "_fitted_bytes", cap, "B",
            fmt::format("working set where STREAM triad (1 thread) falls half-way (geometric mean) "
                        "from the {} plateau to the next, interpolated in log-log (plateaus: "
