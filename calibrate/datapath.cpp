@@ -241,37 +241,39 @@ double best_epoch_seconds(const data::Dataset& ds, int64_t batch, int repeats) {
 
 }  // namespace
 
-LoaderResult measure_digits_loader(const std::string& path, int64_t batch, int repeats) {
+namespace {
+// Best-of-`repeats` decode (the whole data set, from the file) and best-of-`repeats` epochs.
+template <class Decode>
+LoaderResult measure_loader(Decode decode, int64_t batch, int repeats) {
   LoaderResult r;
   r.batch = batch;
   r.decode_seconds = std::numeric_limits<double>::infinity();
   data::Dataset ds;
   for (int i = 0; i < repeats; ++i) {
     const auto t0 = Clock::now();
-    ds = data::load_digits(path);
+    ds = decode();
     r.decode_seconds = std::min(r.decode_seconds, seconds_since(t0));
   }
   r.samples = ds.size();
-  r.epoch_seconds = best_epoch_seconds(ds, batch, repeats);
+  if (r.samples > 0) r.epoch_seconds = best_epoch_seconds(ds, batch, repeats);
   return r;
+}
+}  // namespace
+
+LoaderResult measure_digits_loader(const std::string& path, int64_t batch, int repeats) {
+  return measure_loader([&] { return data::load_digits(path); }, batch, repeats);
 }
 
 LoaderResult measure_text_loader(const std::string& path, int64_t context, int64_t batch,
                                  int repeats) {
-  LoaderResult r;
-  r.batch = batch;
-  r.decode_seconds = std::numeric_limits<double>::infinity();
-  data::Dataset ds;
-  for (int i = 0; i < repeats; ++i) {
-    const auto t0 = Clock::now();
-    const std::string text = data::read_file(path);
-    const data::CharTokenizer tok(text);
-    ds = data::text_windows(tok.encode(text), context);
-    r.decode_seconds = std::min(r.decode_seconds, seconds_since(t0));
-  }
-  r.samples = ds.size();
+  LoaderResult r = measure_loader(
+      [&] {
+        const std::string text = data::read_file(path);
+        const data::CharTokenizer tok(text);
+        return data::text_windows(tok.encode(text), context);
+      },
+      batch, repeats);
   BSTACK_CHECK(r.samples > 0, "calibrate loader: {} is shorter than one window of {} tokens", path, context + 1);
-  r.epoch_seconds = best_epoch_seconds(ds, batch, repeats);
   return r;
 }
 

@@ -1,28 +1,16 @@
-// AVX2+FMA STREAM loops for calibrate/memory.h (compiled with the AVX2 flags; reached only
+// AVX2 STREAM loops for calibrate/memory.h (compiled with the AVX2 flags; reached only
 // through cpuid dispatch, kernels/cpu.h). Internal linkage throughout (kernels/CMakeLists.txt
-// says why).
-#include <immintrin.h>
-
+// says why). The vector traits are kernels/'s (F64), plus the streaming store.
 #include <cstddef>
 #include <cstdint>
+
+#include "kernels/simd_avx2.h"
 
 namespace bstack::calibrate::detail {
 namespace {
 
-struct V {
-  using reg = __m256d;
-  static constexpr size_t W = 4;
-  static reg zero() { return _mm256_setzero_pd(); }
-  static reg loadu(const double* p) { return _mm256_loadu_pd(p); }
-  static void storeu(double* p, reg x) { _mm256_storeu_pd(p, x); }
+struct V : bstack::kernels::detail::F64 {
   static void stream(double* p, reg x) { _mm256_stream_pd(p, x); }
-  static reg set1(double x) { return _mm256_set1_pd(x); }
-  static reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
-  static reg fma(reg a, reg b, reg c) { return _mm256_fmadd_pd(a, b, c); }
-  static double hsum(reg x) {
-    const __m128d q = _mm_add_pd(_mm256_castpd256_pd128(x), _mm256_extractf128_pd(x, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(q, _mm_unpackhi_pd(q, q)));
-  }
   static void fence() { _mm_sfence(); }
 };
 
