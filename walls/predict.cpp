@@ -1,0 +1,185 @@
+// The predictor (equations and sources in predict.h).
+#include "walls/predict.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "walls/check.h"
+#include "walls/communication.h"
+#include "walls/node.h"
+
+namespace bstack::walls {
+
+using detail::fraction;
+using detail::kNaN;
+using detail::positive;
+
+namespace {
+
+// 0 <= x < inf.
+bool finite_nonneg(double x) { return x >= 0 && std::isfinite(x); }
+
+// The wall with the largest share; ties go to the earlier entry. 0 when the total is NaN or 0.
+int largest_share(const std::vector<std::pair<int, double>>& shares) {
+  double total = 0;
+  for (const auto& [wall, s] : shares) total += s;
+  if (!(total > 0)) return 0;
+  int best = 0;
+  double best_s = -1;
+  for (const auto& [wall, s] : shares)
+    if (s > best_s) best = wall, best_s = s;
+  return best;
+}
+
+OpPrediction invalid_op() { return {kNaN, kNaN, kNaN, kNaN, -1, 0, kNaN}; }
+
+}  // namespace
+
+double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops) {
+  if (points.empty() || !(flops >= 0)) return kNaN;
+  for (const auto& p : points)
+    if (!positive(p.flops) || !fraction(p.efficiency)) return kNaN;
+  std::vector<EfficiencyPoint> sorted = points;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const EfficiencyPoint& a, const EfficiencyPoint& b) {
+                     return a.flops < b.flops;
+                   });
+  // Points at the same size (e.g. 2MNK equal for permuted shapes): their mean.
+  std::vector<EfficiencyPoint> pts;
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i;
+    double sum = 0;
+    for (; j < sorted.size() && sorted[j].flops == sorted[i].flops; ++j)
+      sum += sorted[j].efficiency;
+    pts.push_back({sorted[i].flops, sum / static_cast<double>(j - i)});
+    i = j;
+  }
+  if (flops <= pts.front().flops) return pts.front().efficiency;
+  if (flops >= pts.back().flops) return pts.back().efficiency;
+  // pts[k-1].flops < flops < pts[k].flops.
+  const auto it = std::upper_bound(pts.begin(), pts.end(), flops,
+                                   [](double f, const EfficiencyPoint& p) { return f < p.flops; });
+  const EfficiencyPoint& hi = *it;
+  const EfficiencyPoint& lo = *(it - 1);
+  const double t =
+      (std::log(flops) - std::log(lo.flops)) / (std::log(hi.flops) - std::log(lo.flops));
+  return lo.efficiency + t * (hi.efficiency - lo.efficiency);
+}
+
+OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
+  if (!finite_nonneg(op.flops) || !finite_nonneg(op.bytes) || !finite_nonneg(op.working_set_bytes))
+    return invalid_op();
+
+  // Wall 1: OPs / (Peak x eta), eta by the op's class (and, for GEMMs, its size).
+  const double eta =
+      op.is_gemm ? efficiency_for(m.gemm_efficiency, op.flops) : m.elementwise_efficiency;
+  const ComputeResult compute = compute_wall({op.flops, m.peak_flops_per_s, eta});
+
+  // Wall 2: |W| / BW at the fastest level the working set fits in (node.h's memory_level_for).
+  std::vector<MemoryLevel> levels;
+  levels.reserve(m.levels.size());
+  for (const auto& l : m.levels) {
+    if (!(l.capacity_bytes > 0) || !positive(l.bandwidth_bytes_per_s)) return invalid_op();
+    levels.push_back({l.capacity_bytes, l.bandwidth_bytes_per_s});
+  }
+  const double ws = op.working_set_bytes > 0 ? op.working_set_bytes : op.bytes;
+  const int level = memory_level_for(ws, levels);
+  if (level < 0) return invalid_op();  // no level holds it: beyond the model (it would page)
+  const MemoryLevel& at = levels[static_cast<size_t>(level)];
+  const MemoryResult memory =
+      memory_wall({op.bytes, at.bandwidth_bytes_per_s, ws, at.capacity_bytes});
+
+  // Wall 3: the per-op dispatch overhead (split of the autograd pair in predict.h).
+  if (!finite_nonneg(m.dispatch_s) || (autograd && !finite_nonneg(m.dispatch_autograd_s)) ||
+      (op.backward && !autograd))
+    return invalid_op();
+  const double dispatch =
+      op.backward ? std::max(0.0, m.dispatch_autograd_s - m.dispatch_s) : m.dispatch_s;
+
+  const double c = compute.time.value, mem = memory.time.value;
+  if (std::isnan(c) || std::isnan(mem)) return invalid_op();
+  const double roof = std::max(c, mem);  // Williams et al. 2009: the higher roof binds
+  OpPrediction p{roof + dispatch, c, mem, dispatch, level, 0, eta};
+  if (p.seconds > 0) p.binding_wall = dispatch > roof ? 3 : (c >= mem ? 1 : 2);
+  return p;
+}
+
+StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
+                            double gradient_bytes, double overlap_fraction) {
+  const bool autograd =
+      std::any_of(ops.begin(), ops.end(), [](const OpCost& o) { return o.backward; });
+  StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, {}};
+  s.ops.reserve(ops.size());
+  for (const auto& op : ops) {
+    const OpPrediction p = predict_op(m, op, autograd);
+    // Each op's roof time goes to the roof that binds it (NaN propagates through both).
+    const bool on_compute = std::isnan(p.seconds) || p.compute_s >= p.memory_s;
+    (on_compute ? s.compute_s : s.memory_s) += std::max(p.compute_s, p.memory_s);
+    if (std::isnan(p.seconds)) s.memory_s = kNaN;
+    s.dispatch_s += p.dispatch_s;
+    if (op.backward) s.backward_s += p.seconds;
+    s.ops.push_back(p);
+  }
+
+  // Wall 14: the gradient all-reduce, then the part the buckets hide behind backward.
+  if (ranks < 1 || !finite_nonneg(gradient_bytes) ||
+      !(overlap_fraction >= 0 && overlap_fraction <= 1))
+    s.comm_total_s = kNaN;
+  else if (ranks == 1)
+    s.comm_total_s = 0;  // nothing to reduce; alpha and beta are not needed
+  else
+    s.comm_total_s = ring_allreduce_seconds({ranks, gradient_bytes, m.alpha_s, m.beta_bytes_per_s});
+  const double hidden = std::min(overlap_fraction * s.comm_total_s, s.backward_s);
+  s.comm_s = std::isnan(s.comm_total_s) ? kNaN : s.comm_total_s - hidden;
+
+  s.seconds = s.compute_s + s.memory_s + s.dispatch_s + s.comm_s;
+  if (!std::isnan(s.seconds))
+    s.binding_wall =
+        largest_share({{1, s.compute_s}, {2, s.memory_s}, {3, s.dispatch_s}, {14, s.comm_s}});
+  return s;
+}
+
+std::vector<ClassSummary> summarize_by_class(const std::vector<OpCost>& ops,
+                                             const StepPrediction& step,
+                                             const std::vector<double>* measured_seconds) {
+  if (step.ops.size() != ops.size())
+    throw std::invalid_argument("walls::summarize_by_class: " + std::to_string(ops.size()) +
+                                " ops but the step predicts " + std::to_string(step.ops.size()));
+  if (measured_seconds && measured_seconds->size() != ops.size())
+    throw std::invalid_argument("walls::summarize_by_class: " + std::to_string(ops.size()) +
+                                " ops but " + std::to_string(measured_seconds->size()) +
+                                " measured times");
+  std::vector<ClassSummary> out;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const OpCost& op = ops[i];
+    const OpPrediction& p = step.ops[i];
+    auto it = std::find_if(out.begin(), out.end(), [&](const ClassSummary& c) {
+      return c.name == op.name && c.backward == op.backward;
+    });
+    if (it == out.end()) {
+      out.push_back({op.name, op.backward, 0, 0, 0, 0, 0, 0, 0,
+                     measured_seconds ? 0.0 : kNaN, kNaN, 0});
+      it = out.end() - 1;
+    }
+    ClassSummary& c = *it;
+    ++c.count;
+    c.flops += op.flops;
+    c.bytes += op.bytes;
+    c.predicted_s += p.seconds;
+    const bool on_compute = std::isnan(p.seconds) || p.compute_s >= p.memory_s;
+    (on_compute ? c.compute_s : c.memory_s) += std::max(p.compute_s, p.memory_s);
+    if (std::isnan(p.seconds)) c.memory_s = kNaN;
+    c.dispatch_s += p.dispatch_s;
+    if (measured_seconds) c.measured_s += (*measured_seconds)[i];
+  }
+  for (auto& c : out) {
+    if (c.measured_s > 0 && !std::isnan(c.predicted_s))
+      c.error_pct = 100.0 * (c.predicted_s - c.measured_s) / c.measured_s;
+    if (!std::isnan(c.predicted_s))
+      c.binding_wall = largest_share({{1, c.compute_s}, {2, c.memory_s}, {3, c.dispatch_s}});
+  }
+  return out;
+}
+
+}  // namespace bstack::walls

@@ -1,0 +1,166 @@
+// The predictor: how long one training (or inference) step takes on a calibrated machine, op by
+// op, and which wall binds at each op and for the step. It joins walls 1, 2, 3 and 14:
+//
+//   per op   T_op   = max(OPs / (Peak x eta_op), |W| / BW_level) + D_op
+//   step     T_step = sum_op T_op + T_comm,exposed
+//   comm     T_comm = 2(N-1) alpha + 2(N-1)/N x M / beta                  (ring all-reduce)
+//            T_comm,exposed = T_comm - min(f x T_comm, T_backward)        (DDP bucket overlap)
+//
+// where eta_op is the kernel efficiency measured at the op's size (GEMM-class ops) or the
+// element-wise efficiency, BW_level the bandwidth of the fastest memory level the op's working set
+// fits in, D_op the measured per-op dispatch overhead, M the gradient bytes, f the overlap
+// fraction the DDP buckets allow.
+//
+// Sources: the roofline (Williams, Waterman & Patterson 2009, "Roofline: an insightful visual
+// performance model for multicore architectures", CACM 52(4)) for the max of the compute and
+// memory roofs, with the memory roof taken at the level the working set lives in (MLSys-im walls 1
+// Compute and 2 Memory: Janapa Reddi 2026; walls/node.h); the per-launch framework overhead added
+// outside the roofline (MLSys-im wall 3 Software; He 2022, "Making deep learning go brrrr from
+// first principles": on an eager CPU framework the dispatch runs on the same thread before the
+// kernel, so it adds rather than overlaps); the ring all-reduce (MLSys-im wall 14; Patarasuk &
+// Yuan 2009; walls/communication.h); the overlap of the all-reduce with the backward pass by
+// gradient buckets (Li et al. 2020, "PyTorch Distributed: experiences on accelerating data
+// parallel training", VLDB 13(12), sec. 3.2.3: a bucket is reduced while backward computes the
+// next one, so at most the backward time can hide it).
+//
+// What a prediction reads: only the Machine (calibrated peaks, bandwidths, kernel efficiency by
+// size, overheads) and each op's FLOPs and bytes -- never the measured times of the run it is
+// compared with (those enter summarize_by_class only, as the thing compared against).
+//
+// Contract (as every wall's, walls/node.h): an input outside the model's domain -- negative or
+// non-finite FLOPs/bytes, a non-positive peak or bandwidth, an efficiency outside (0, 1], an empty
+// or malformed efficiency table for a GEMM-class op, a working set larger than the last memory
+// level, a NaN overhead -- gives NaN in every numeric field of that op (level -1, binding wall 0)
+// and so NaN for the step; never a plausible wrong number. With ranks > 1 the all-reduce needs
+// alpha and beta: unknown ones (NaN) give NaN communication and a NaN step. ranks = 1 has no
+// all-reduce and takes 0 s whatever alpha and beta are. Malformed calls (vectors of different
+// lengths) throw std::invalid_argument.
+//
+// Left out on purpose: reading profiles or traces, and mapping their keys onto these structs (the
+// caller's glue); per-op thread counts (a Machine describes the machine at one thread count);
+// overlap of compute and memory traffic beyond the roofline's max; contention of the all-reduce
+// with the backward pass for memory bandwidth.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bstack::walls {
+
+// One level of the memory hierarchy as the predictor sees it. Same numbers as node.h's
+// MemoryLevel (which memory_level_for takes) plus the level's name for reports ("l1d", "l2", "l3",
+// "dram"); MemoryLevel carries no name, so it does not fit alone.
+struct MemoryLevelSpec {
+  std::string name;
+  double capacity_bytes;          // what the run's threads together hold there (+inf: unbounded)
+  double bandwidth_bytes_per_s;   // at the run's thread count (<level>_triad_bytes_per_s)
+};
+
+// A GEMM efficiency measured at one problem size: eta = achieved / peak at flops = 2 M N K
+// (calibrate's gemm/sgemm series, column "efficiency", at the run's thread count).
+struct EfficiencyPoint {
+  double flops;                   // 2 M N K of the measured problem, > 0
+  double efficiency;              // eta in (0, 1]
+};
+
+// eta at `flops`: linear interpolation in ln(flops) between the two measured sizes around it,
+// clamped to the smallest / largest measured size's eta outside them (GEMM efficiency rises with
+// size and saturates: interpolating in log size follows the measured curve, and the ends are not
+// extrapolated beyond what was measured). Points may come in any order; points at the same size
+// are averaged. NaN for an empty table, any point with flops not in (0, inf) or eta not in (0, 1],
+// or flops < 0 / NaN. flops = 0 (an empty GEMM) gives the smallest size's eta.
+double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops);
+
+// The machine at the thread count the run uses, from its calibrated profile.
+struct Machine {
+  std::string name;
+  double peak_flops_per_s;        // Peak at `threads` threads (calibrate: peak_flops_fp32)
+  double peak_flops_per_s_1t;     // Peak on one thread: carried for reports (the parallel speed-up
+                                  // peak / peak_1t); not read by predict_op
+  int threads;                    // the thread count the peak, bandwidths and eta were measured at
+  std::vector<MemoryLevelSpec> levels;           // fastest first; last = DRAM, capacity = RAM
+  std::vector<EfficiencyPoint> gemm_efficiency;  // eta of GEMM-class ops by size
+  double elementwise_efficiency = 1.0;  // eta of every other op (they sit on the memory roof)
+  double dispatch_s;              // framework time per op, no autograd (calibrate: dispatch_s)
+  double dispatch_autograd_s;     // per op recorded for autograd, forward + backward together
+                                  // (calibrate: dispatch_autograd_s)
+  double alpha_s;                 // all-reduce latency per message; NaN when unknown (one rank)
+  double beta_bytes_per_s;        // link bandwidth; NaN when unknown
+};
+
+// What one op (one forward or one backward call of a tensor op) costs, from the workload's shapes
+// (src/ profiler's per-op FLOPs and bytes), never from its measured time.
+struct OpCost {
+  std::string name;               // "matmul", "add", "relu", ...
+  bool backward = false;          // the backward call of `name`
+  double flops = 0;               // OPs
+  double bytes = 0;               // |W|: bytes read + written
+  double working_set_bytes = 0;   // resident footprint; 0: the op's bytes (memory_wall's 0)
+  bool is_gemm = false;           // matmul / linear / conv / attention: eta from gemm_efficiency
+};
+
+struct OpPrediction {
+  double seconds;                 // max(compute_s, memory_s) + dispatch_s
+  double compute_s;               // OPs / (Peak x eta)                                  (wall 1)
+  double memory_s;                // |W| / BW of `level`                                 (wall 2)
+  double dispatch_s;              // D_op                                                (wall 3)
+  int level;                      // index into Machine::levels; -1 when invalid
+  int binding_wall;               // 1 compute, 2 memory, 3 software (dispatch > both roofs);
+                                  // 0 when NaN or when the op takes no time at all
+  double efficiency;              // eta used for the compute roof
+};
+
+// One op. Dispatch (MLSys-im wall 3's per-launch overhead, from calibrate's two measurements):
+//   no autograd:            D = dispatch_s for every op;
+//   autograd, forward op:   D = dispatch_s;
+//   autograd, backward op:  D = max(0, dispatch_autograd_s - dispatch_s)  (graph node + backward
+//                           call), so a forward/backward pair costs the measured
+//                           dispatch_autograd_s.
+// A backward op with autograd = false is outside the domain (NaN).
+OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd);
+
+struct StepPrediction {
+  double seconds;                 // compute_s + memory_s + dispatch_s + comm_s
+  double compute_s;               // sum of the roof time of ops whose compute roof binds (wall 1)
+  double memory_s;                // sum of the roof time of ops whose memory roof binds   (wall 2)
+  double dispatch_s;              // sum of every op's dispatch                            (wall 3)
+  double comm_s;                  // exposed all-reduce time                               (wall 14)
+  double comm_total_s;            // the whole all-reduce, hidden part included
+  double backward_s;              // sum of the backward ops' seconds (what can hide the comm)
+  int binding_wall;               // the wall with the largest share: 1, 2, 3 or 14 (ties go to
+                                  // the lower number); 0 when seconds is NaN or 0
+  std::vector<OpPrediction> ops;  // one per input op, same order
+};
+
+// A step of `ops` on `ranks` data-parallel ranks all-reducing `gradient_bytes` per step.
+// Autograd (for dispatch) is on when any op is a backward op. The shares split the step exactly:
+// an op's roof time goes to wall 1 or 2 (whichever roof is higher), its dispatch to wall 3.
+// overlap_fraction f in [0, 1]: the fraction of the all-reduce the DDP buckets let run during
+// backward, capped by the backward time itself (Li et al. 2020):
+//   hidden = min(f x T_comm, T_backward),  comm_s = T_comm - hidden.
+// ranks < 1, gradient_bytes < 0 or f outside [0, 1] give NaN communication.
+StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
+                            double gradient_bytes, double overlap_fraction);
+
+// Predicted against measured time per op class (op name + forward/backward), in the order each
+// class first appears in `ops`.
+struct ClassSummary {
+  std::string name;
+  bool backward;
+  int count;                      // ops of the class in the step
+  double flops, bytes;            // summed
+  double predicted_s;             // sum of the ops' predicted seconds
+  double compute_s, memory_s, dispatch_s;  // the predicted shares, as in StepPrediction
+  double measured_s;              // sum of the ops' measured seconds; NaN without measurements
+  double error_pct;               // 100 (predicted - measured) / measured; NaN when measured <= 0
+                                  // or either is NaN
+  int binding_wall;               // largest share among 1, 2, 3; 0 when predicted is NaN or 0
+};
+
+// `step` must be predict_step's result for `ops`; `measured_seconds` (may be null) one measured
+// time per op, same order. Sizes that differ throw std::invalid_argument.
+std::vector<ClassSummary> summarize_by_class(const std::vector<OpCost>& ops,
+                                             const StepPrediction& step,
+                                             const std::vector<double>* measured_seconds);
+
+}  // namespace bstack::walls
