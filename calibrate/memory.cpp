@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+
+#include <unistd.h>
 #include <map>
 #include <cstdint>
 #include <cstring>
@@ -415,6 +417,9 @@ void calibrate_memory(const Options& o, MachineProfile& p, const ProgressFn& pro
   const std::string cache_method =
       caches.empty() ? "sysconf / cpuid (no /sys/devices/system/cpu/cpu0/cache)" : os_method;
   if (l1d > 0) p.set({"l1d_bytes", double(l1d), "B", cache_method});
+  // The capacity of the last level (the DRAM the OS gives this machine): walls/' "will it fit".
+  const double ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  if (ram > 0) p.set({"ram_bytes", ram, "B", "OS: sysconf(_SC_PHYS_PAGES) x sysconf(_SC_PAGESIZE)"});
   if (l2 > 0) p.set({"l2_bytes", double(l2), "B", cache_method});
   if (l3 > 0) p.set({"l3_bytes", double(l3), "B", cache_method});
 

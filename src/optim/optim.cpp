@@ -1,4 +1,5 @@
 #include "src/optim/optim.h"
+#include "src/profile/profiler.h"
 
 #include "kernels/optimizer.h"
 #include "src/ops.h"
@@ -47,12 +48,18 @@ void SGD::step() {
     if (fusable(p, {&g, &buf_[i]})) {
       const bool first = o_.momentum != 0 && !buf_[i].defined();
       if (first) buf_[i] = empty(p.shape(), p.dtype());
+      // Profiled as one op (src/profile/profiler.h: sgd_step): reads p, g (and the momentum
+      // buffer), writes p (and the buffer).
+      detail::OpTimer timer("sgd_step", {&p, &g});
+      const double n = static_cast<double>(p.numel()), es = static_cast<double>(dtype_size(p.dtype()));
       const kernels::SgdParams sp{lr_, o_.momentum, o_.dampening, o_.weight_decay, o_.nesterov, first};
       visit_floating(p.dtype(), "SGD", [&](auto tag) {
         using T = typename decltype(tag)::type;
         kernels::sgd_step<T>(p.numel(), p.data<T>(), g.data<T>(),
                              buf_[i].defined() ? buf_[i].data<T>() : nullptr, sp);
       });
+      const bool mom = o_.momentum != 0;
+      timer.done(p, n * (mom ? 5 : 2) + (o_.weight_decay != 0 ? 2 * n : 0), mom ? 2 * n * es : 0);
       continue;
     }
     if (o_.weight_decay != 0) g = g + p * o_.weight_decay;
@@ -85,11 +92,15 @@ void Adam::step() {
       v_[i] = zeros_like(p);
     }
     if (fusable(p, {&g, &m_[i], &v_[i]})) {  // one pass (kernels/optimizer.h)
+      // Profiled as one op (src/profile/profiler.h: adam_step): reads p, g, m, v; writes p, m, v.
+      detail::OpTimer timer("adam_step", {&p, &g, &m_[i], &v_[i]});
+      const double n = static_cast<double>(p.numel()), es = static_cast<double>(dtype_size(p.dtype()));
       const kernels::AdamParams ap{lr_, o_.beta1, o_.beta2, o_.eps, o_.weight_decay, c1, c2, o_.decoupled};
       visit_floating(p.dtype(), "Adam", [&](auto tag) {
         using T = typename decltype(tag)::type;
         kernels::adam_step<T>(p.numel(), p.data<T>(), g.data<T>(), m_[i].data<T>(), v_[i].data<T>(), ap);
       });
+      timer.done(p, n * 14 + (o_.weight_decay != 0 ? 2 * n : 0), 2 * n * es);
       continue;
     }
     if (o_.decoupled) {

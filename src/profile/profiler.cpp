@@ -104,4 +104,46 @@ void Profiler::save(const std::string& path, const std::string& model, int64_t t
   w.commit();
 }
 
+namespace {
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t end = s.find('\n', pos);
+    out.push_back(s.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+Trace read_trace(const std::string& path) {
+  H5Reader r(path, "bstack-trace", 1, 1);
+  Trace t;
+  t.path = path;
+  t.model = r.attr_string("/", "model");
+  t.threads = r.attr_int("/", "threads");
+  const std::vector<std::string> names = split_lines(r.attr_string("ops", "names"));
+  const std::vector<std::string> sigs = split_lines(r.attr_string("ops", "signatures"));
+  const auto nid = r.read_vector<int32_t>("ops/name_id"), sid = r.read_vector<int32_t>("ops/signature_id"),
+             step = r.read_vector<int32_t>("ops/step");
+  const auto bwd = r.read_vector<int8_t>("ops/backward");
+  const auto flops = r.read_vector<double>("ops/flops"), bytes = r.read_vector<double>("ops/bytes"),
+             secs = r.read_vector<double>("ops/seconds");
+  const size_t n = nid.size();
+  BSTACK_CHECK(sid.size() == n && step.size() == n && bwd.size() == n && flops.size() == n &&
+                   bytes.size() == n && secs.size() == n,
+               "{}: the ops/ arrays differ in length", path);
+  t.ops.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    BSTACK_CHECK(nid[i] >= 0 && static_cast<size_t>(nid[i]) < names.size() && sid[i] >= 0 &&
+                     static_cast<size_t>(sid[i]) < sigs.size(),
+                 "{}: op {} names a name or signature the file does not hold", path, i);
+    t.ops.push_back({names[nid[i]], sigs[sid[i]], bwd[i] != 0, flops[i], bytes[i], secs[i], step[i]});
+  }
+  t.step_seconds = r.read_vector<double>("steps/seconds");
+  return t;
+}
+
 }  // namespace bstack

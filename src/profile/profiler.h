@@ -16,6 +16,10 @@
 //          scaled_dot_product_attention: 4*D + 5 per visible (query, key) pair (causal: only
 //            the pairs the mask keeps; the tiled kernel does no work for the others);
 //          layer_norm: 8 per element (backward 12); cross_entropy: 5 per logit;
+//          adam_step (the fused Adam/AdamW update of one parameter tensor): 14 per parameter (+2
+//            with weight decay), bytes p, g, m, v read + p, m, v written; sgd_step: 2 per
+//            parameter (5 with momentum, +2 with weight decay), p, g (+ buffer) read, p (+ buffer)
+//            written;
 //          data movement (copy, clone, to, unfold2d, index_select, gather, cat): 0.
 //   bytes  the minimum traffic: every operand read once as stored (a broadcast operand counts
 //          its own size, not the broadcast size) plus the output written once.
@@ -56,6 +60,23 @@ class Profiler {
   // Writes format "bstack-trace" version 1 (atomic).
   void save(const std::string& path, const std::string& model, int64_t threads) const;
 };
+
+// A trace file read back (format "bstack-trace" version 1): what walls compare predicts from
+// (FLOPs, bytes) and compares with (seconds).
+struct TraceOp {
+  std::string name, signature;
+  bool backward = false;
+  double flops = 0, bytes = 0, seconds = 0;
+  int64_t step = 0;
+};
+struct Trace {
+  std::string path, model;
+  int64_t threads = 0;
+  std::vector<TraceOp> ops;
+  std::vector<double> step_seconds;
+};
+// Throws bstack::Error naming the file for a missing, corrupt or foreign file.
+Trace read_trace(const std::string& path);
 
 // Makes `p` the active profiler of this thread while it lives.
 class ProfileScope {

@@ -1,0 +1,84 @@
+#include "calibrate/compare.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "calibrate/machine.h"
+#include "src/error.h"
+
+namespace bstack::calibrate {
+namespace {
+double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+}  // namespace
+
+bool is_gemm_op(const std::string& name) {
+  for (const char* g : {"matmul", "linear", "conv2d", "scaled_dot_product_attention"})
+    if (name.rfind(g, 0) == 0) return true;
+  return false;
+}
+
+CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
+  BSTACK_CHECK(t.step_seconds.size() >= 2, "{}: the trace holds {} step(s); walls compare needs two "
+               "or more (the first is a warm-up)", t.path, t.step_seconds.size());
+  CompareResult r;
+  r.machine = machine_from_profile(p, static_cast<int>(t.threads));
+  // The ops of each step, first step (warm-up: page faults, first-touch, tuning lookups) left out.
+  const int64_t steps = static_cast<int64_t>(t.step_seconds.size());
+  std::vector<std::vector<walls::OpCost>> costs(steps);
+  std::vector<std::vector<double>> measured(steps);
+  for (const TraceOp& op : t.ops) {
+    if (op.step < 1 || op.step >= steps) continue;
+    costs[op.step].push_back({op.name, op.backward, op.flops, op.bytes, 0, is_gemm_op(op.name)});
+    measured[op.step].push_back(op.seconds);
+  }
+  std::vector<double> pred, meas, ops_s;
+  std::vector<walls::StepPrediction> preds(steps);
+  for (int64_t s = 1; s < steps; ++s) {
+    preds[s] = walls::predict_step(r.machine, costs[s], 1, 0, 0);
+    pred.push_back(preds[s].seconds);
+    meas.push_back(t.step_seconds[s]);
+    double sum = 0;
+    for (double x : measured[s]) sum += x;
+    ops_s.push_back(sum);
+  }
+  r.steps_used = static_cast<int>(steps - 1);
+  r.predicted_step_s = median(pred);
+  r.measured_step_s = median(meas);
+  r.measured_ops_s = median(ops_s);
+  r.step_error = (r.predicted_step_s - r.measured_step_s) / r.measured_step_s;
+  // The step whose prediction is the median one speaks for the run: its wall shares and classes.
+  int64_t mid = 1;
+  for (int64_t s = 1; s < steps; ++s)
+    if (std::abs(preds[s].seconds - r.predicted_step_s) < std::abs(preds[mid].seconds - r.predicted_step_s)) mid = s;
+  r.binding_wall = preds[mid].binding_wall;
+  r.compute_s = preds[mid].compute_s;
+  r.memory_s = preds[mid].memory_s;
+  r.dispatch_s = preds[mid].dispatch_s;
+  // Classes: summed over every step used, then per step.
+  std::vector<walls::OpCost> all_costs;
+  std::vector<double> all_meas;
+  walls::StepPrediction all;
+  for (int64_t s = 1; s < steps; ++s) {
+    all_costs.insert(all_costs.end(), costs[s].begin(), costs[s].end());
+    all_meas.insert(all_meas.end(), measured[s].begin(), measured[s].end());
+    all.ops.insert(all.ops.end(), preds[s].ops.begin(), preds[s].ops.end());
+  }
+  r.classes = walls::summarize_by_class(all_costs, all, &all_meas);
+  const double n = static_cast<double>(r.steps_used);
+  for (walls::ClassSummary& c : r.classes) {
+    c.count = static_cast<int>(std::lround(c.count / n));
+    c.flops /= n, c.bytes /= n, c.predicted_s /= n, c.compute_s /= n, c.memory_s /= n;
+    c.dispatch_s /= n, c.measured_s /= n;
+    if (c.flops > 0 && c.bytes > 0 && c.measured_s > 0)
+      r.points.push_back({c.name + (c.backward ? " bwd" : ""), c.flops / c.bytes, c.flops / c.measured_s});
+  }
+  return r;
+}
+
+}  // namespace bstack::calibrate

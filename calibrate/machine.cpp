@@ -1,0 +1,60 @@
+#include "calibrate/machine.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <string>
+
+#include "src/error.h"
+
+namespace bstack::calibrate {
+
+walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
+  const int all = std::max(1, std::atoi(p.meta_value("threads").c_str()));
+  const bool one = threads <= 1 || all == 1;
+  const std::string sfx = one ? "_1t" : "";
+  auto need = [&](const std::string& key) {
+    BSTACK_CHECK(p.has(key), "profile has no '{}': run `bstack calibrate` (its sections memory, "
+                 "compute, gemm and dispatch) to measure it", key);
+    return p.value(key);
+  };
+  walls::Machine m;
+  m.name = p.meta_value("cpu_model");
+  m.threads = one ? 1 : all;
+  m.peak_flops_per_s = need("peak_flops_fp32" + sfx);
+  m.peak_flops_per_s_1t = need("peak_flops_fp32_1t");
+
+  // Memory levels, fastest first: the triad plateaus (a + b*c: two reads and a write, the
+  // traffic of a typical elementwise op) with the capacity the 1-thread triad fell at.
+  const double ram = p.value_or("ram_bytes", double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE)));
+  for (const char* lvl : {"l1", "l2", "l3", "l4"}) {
+    const std::string bw = std::string(lvl) + "_triad_bytes_per_s" + sfx,
+                      cap = std::string(lvl) + "_fitted_bytes";
+    if (!p.has(bw) || !p.has(cap)) continue;
+    const bool priv = std::string(lvl) == "l1" || std::string(lvl) == "l2";
+    m.levels.push_back({lvl, p.value(cap) * (priv && !one ? m.threads : 1), p.value(bw)});
+  }
+  m.levels.push_back({"dram", ram, need("dram_triad_bytes_per_s" + sfx)});
+
+  // GEMM efficiency by size, at this thread count, against the peak of that thread count.
+  if (const Series* s = p.find_series("gemm/sgemm")) {
+    for (size_t r = 0; r < s->rows(); ++r) {
+      const int t = static_cast<int>(s->at(r, 3));
+      if ((one && t != 1) || (!one && t != m.threads)) continue;
+      const double flops = 2.0 * s->at(r, 0) * s->at(r, 1) * s->at(r, 2);
+      const double eff = s->at(r, 4) / m.peak_flops_per_s;
+      m.gemm_efficiency.push_back({flops, std::clamp(eff, 1e-3, 1.0)});
+    }
+  }
+  BSTACK_CHECK(!m.gemm_efficiency.empty(), "profile has no GEMM samples for {} thread(s): run "
+               "`bstack calibrate --sections gemm`", m.threads);
+  m.dispatch_s = need("dispatch_s");
+  m.dispatch_autograd_s = need("dispatch_autograd_s");
+  m.alpha_s = p.value_or("alpha_s", std::nan(""));
+  m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
+  return m;
+}
+
+}  // namespace bstack::calibrate
