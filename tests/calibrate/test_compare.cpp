@@ -1,0 +1,99 @@
+// calibrate/machine.h and calibrate/compare.h: a profile becomes the predictor's Machine (levels,
+// eta by size, dispatch), and a trace is predicted from its FLOPs and bytes only, then put beside
+// its measured times. Hand-worked numbers.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "calibrate/compare.h"
+#include "calibrate/machine.h"
+#include "tests/test_util.h"
+
+using namespace bstack;
+using namespace bstack::calibrate;
+
+namespace {
+
+// One thread: peak 100 GFLOP/s; L1 32 KiB at 400 GB/s, DRAM 10 GB/s; SGEMM eta 0.5 at 2e6 FLOP
+// and 0.8 at 2e9; dispatch 1 us (2 us with autograd).
+MachineProfile profile() {
+  MachineProfile p;
+  p.set_meta("threads", "2");
+  p.set({"peak_flops_fp32_1t", 100e9, "FLOP/s", "test"});
+  p.set({"peak_flops_fp32", 200e9, "FLOP/s", "test"});
+  p.set({"l1_triad_bytes_per_s_1t", 400e9, "B/s", "test"});
+  p.set({"l1_fitted_bytes", 32768, "B", "test"});
+  p.set({"dram_triad_bytes_per_s_1t", 10e9, "B/s", "test"});
+  p.set({"dram_triad_bytes_per_s", 20e9, "B/s", "test"});
+  p.set({"ram_bytes", 1e12, "B", "test"});
+  p.set({"dispatch_s", 1e-6, "s", "test"});
+  p.set({"dispatch_autograd_s", 2e-6, "s", "test"});
+  Series s{"gemm/sgemm", {"m", "n", "k", "threads", "flops_per_s", "efficiency"}, {}, "test"};
+  s.add_row({100, 100, 100, 1, 50e9, 0.5});     // 2e6 FLOP at eta 0.5
+  s.add_row({1000, 1000, 1000, 1, 80e9, 0.8});  // 2e9 FLOP at eta 0.8
+  s.add_row({1000, 1000, 1000, 2, 150e9, 0.75});
+  p.add_series(s);
+  return p;
+}
+
+}  // namespace
+
+TEST(Machine, FromProfile) {
+  const walls::Machine m = machine_from_profile(profile(), 1);
+  EXPECT_EQ(m.threads, 1);
+  EXPECT_DOUBLE_EQ(m.peak_flops_per_s, 100e9);
+  ASSERT_EQ(m.levels.size(), 2u);
+  EXPECT_EQ(m.levels[0].name, "l1");
+  EXPECT_DOUBLE_EQ(m.levels[0].capacity_bytes, 32768);
+  EXPECT_EQ(m.levels[1].name, "dram");
+  EXPECT_DOUBLE_EQ(m.levels[1].capacity_bytes, 1e12);
+  EXPECT_DOUBLE_EQ(m.levels[1].bandwidth_bytes_per_s, 10e9);
+  ASSERT_EQ(m.gemm_efficiency.size(), 2u);  // the 1-thread rows only
+  EXPECT_DOUBLE_EQ(m.gemm_efficiency[1].efficiency, 0.8);
+  // Two threads: the all-thread figures; the private L1 holds twice as much; eta against 200e9.
+  const walls::Machine m2 = machine_from_profile(profile(), 2);
+  EXPECT_EQ(m2.threads, 2);
+  EXPECT_DOUBLE_EQ(m2.levels.back().bandwidth_bytes_per_s, 20e9);
+  ASSERT_EQ(m2.gemm_efficiency.size(), 1u);
+  EXPECT_DOUBLE_EQ(m2.gemm_efficiency[0].efficiency, 0.75);
+  // A profile without the dispatch section is named.
+  MachineProfile q = profile();
+  q.params.erase(std::remove_if(q.params.begin(), q.params.end(),
+                                [](const Param& x) { return x.key == "dispatch_s"; }),
+                 q.params.end());
+  EXPECT_NE(test::error_of([&] { machine_from_profile(q, 1); }).find("dispatch_s"), std::string::npos);
+}
+
+TEST(Compare, PredictsFromFlopsAndBytesOnly) {
+  Trace t;
+  t.path = "synthetic";
+  t.threads = 1;
+  // Three steps; the first (warm-up) is left out. Per step: a 2e9-FLOP matmul (eta 0.8: 25 ms
+  // compute; its 12 MB go to DRAM in 1.2 ms) and an add of 1.2e8 bytes in DRAM (12 ms), forward
+  // ops with autograd on: + 1 us dispatch each (2 us - 1 us for the backward half: none here).
+  const double mm = 2e9 / (100e9 * 0.8) + 1e-6, add = 1.2e8 / 10e9 + 1e-6;
+  for (int64_t s = 0; s < 3; ++s) {
+    t.ops.push_back({"matmul", "[1000, 1000] [1000, 1000] -> [1000, 1000]", false, 2e9, 1.2e7, 0.030 + s * 0.001, s});
+    t.ops.push_back({"add", "[3e7] [3e7] -> [3e7]", false, 1e7, 1.2e8, 0.011, s});
+    t.ops.push_back({"sum_backward", "[1] -> [3e7]", true, 0, 4, 0.0001, s});  // makes autograd on
+    t.step_seconds.push_back(s == 0 ? 1.0 : 0.045);
+  }
+  const CompareResult r = compare_trace(profile(), t);
+  EXPECT_EQ(r.steps_used, 2);
+  EXPECT_DOUBLE_EQ(r.measured_step_s, 0.045);  // the warm-up step's 1 s is not in the median
+  const double bwd = 4 / 400e9 + (2e-6 - 1e-6);  // 4 bytes in L1 + the backward dispatch share
+  EXPECT_NEAR(r.predicted_step_s, mm + add + bwd, 1e-12);
+  EXPECT_NEAR(r.step_error, (mm + add + bwd - 0.045) / 0.045, 1e-9);
+  EXPECT_EQ(r.binding_wall, 1);  // 25 ms of compute vs 12 ms of memory
+  ASSERT_EQ(r.classes.size(), 3u);
+  EXPECT_EQ(r.classes[0].name, "matmul");
+  EXPECT_EQ(r.classes[0].count, 1);
+  EXPECT_NEAR(r.classes[0].measured_s, (0.031 + 0.032) / 2, 1e-12);  // per step, steps 1 and 2
+  EXPECT_EQ(r.classes[1].binding_wall, 2);
+  EXPECT_TRUE(is_gemm_op("linear_backward"));
+  EXPECT_FALSE(is_gemm_op("add"));
+  // Fewer than two steps: named.
+  Trace one = t;
+  one.step_seconds.resize(1);
+  EXPECT_NE(test::error_of([&] { compare_trace(profile(), one); }).find("synthetic"), std::string::npos);
+}
