@@ -5,6 +5,7 @@
 #include "cli/demo.h"
 #include "cli/train_cmd.h"
 #include "cli/tune_cmd.h"
+#include "cli/walls_cmd.h"
 #include "dist/comm.h"
 #include "src/io/tune_cache.h"
 #include "kernels/parallel.h"
@@ -96,6 +97,12 @@ int main(int argc, char** argv) {
                    "the profile walls/ predicts from");
   bstack::cli::add_calibrate_options(calibrate, calibrate_opts);
 
+  bstack::cli::WallsOptions walls_opts;
+  CLI::App* walls = app.add_subcommand(
+      "walls", "The 22 systems walls (MLSys-im): list them, or explain one and the profile fields\n"
+               "that feed it");
+  const bstack::cli::WallsCommands walls_cmds = bstack::cli::add_walls_commands(walls, walls_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {  // --help, --version
@@ -113,6 +120,8 @@ int main(int argc, char** argv) {
     if (calibrate->parsed()) return bstack::cli::run_calibrate(opts, calibrate_opts);
     if (demo->parsed()) return bstack::cli::run_demo(opts);
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
+    if (walls_cmds.list->parsed()) return bstack::cli::run_walls_list(opts);
+    if (walls_cmds.show->parsed()) return bstack::cli::run_walls_show(opts, walls_opts);
   } catch (const bstack::Error& e) {
     return end_all_ranks(report_error(e.what(), opts.json));
   } catch (const std::exception& e) {

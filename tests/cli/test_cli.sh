@@ -167,5 +167,46 @@ assert j["meta"]["ranks"] == "2"
 ' "$tmp/out"
 fi
 
+# bstack walls: the table of the 22 walls and one wall explained, with a profile's values.
+run walls list
+check "walls list exits 0" test "$rc" -eq 0
+check "walls list prints 22 rows" test "$(grep -Ec '^ ?[0-9]+  ' "$tmp/out")" -eq 22
+run walls list --json
+check "walls list --json gives the 22 walls numbered 1..22" python3 -c '
+import json, sys
+text = open(sys.argv[1]).read()
+assert text.strip().count("\n") == 0, "more than one line"
+w = json.loads(text)["walls"]
+assert [x["number"] for x in w] == list(range(1, 23)), [x["number"] for x in w]
+for x in w:
+    for k in ("name", "domain", "equation", "limit", "source", "header"):
+        assert x[k], (x["number"], k)
+    assert isinstance(x["profile_fields"], list)
+assert w[13]["name"] == "Communication" and "alpha_s" in w[13]["profile_fields"], w[13]
+' "$tmp/out"
+run walls show 14
+check "walls show 14 exits 0" test "$rc" -eq 0
+check "walls show 14 explains the ring all-reduce and its fields" sh -c \
+  "grep -q 'all-reduce' '$tmp/out' && grep -q 'alpha_s' '$tmp/out' && grep -q 'walls/communication.h' '$tmp/out'"
+run walls show 23
+check "walls show 23 exits 2" sh -c "[ $rc -eq 2 ] && grep -q '23' '$tmp/err'"
+run walls show abc --json
+check "walls show abc --json exits 2 with a JSON error" sh -c "[ $rc -eq 2 ] && printf '%s' '$out' | grep -q '\"usage\":true'"
+run walls
+check "walls without list/show exits 2" test "$rc" -eq 2
+run walls show 14 --profile "$tmp/bad_profile.h5"
+check "walls show --profile corrupt exits 1 naming the file" sh -c "[ $rc -eq 1 ] && grep -q 'bad_profile.h5' '$tmp/err'"
+run walls show 2 --profile "$tmp/p.h5" --json
+check "walls show 2 --profile prints the profile's values in GB/s" sh -c \
+  "[ $rc -eq 0 ] && grep -Eq 'dram_triad_bytes_per_s +[0-9.]+ GB/s' '$tmp/err' && grep -q 'gpu_memory_bytes .*not in this profile' '$tmp/err'"
+check "walls show 2 --profile --json carries the values and the missing fields" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["number"] == 2 and j["profile"].endswith("p.h5")
+v = j["values"]["dram_triad_bytes_per_s"]
+assert v["unit"] == "B/s" and v["value"] > 1e8, v
+assert "gpu_memory_bytes" in j["missing"] and "dram_triad_bytes_per_s" not in j["missing"]
+' "$tmp/out"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

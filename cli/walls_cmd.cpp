@@ -1,0 +1,181 @@
+#include "cli/walls_cmd.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <vector>
+
+#include "calibrate/profile.h"
+#include "walls/wall.h"
+
+namespace bstack::cli {
+namespace {
+
+constexpr size_t kWidth = 100;  // human text is wrapped to this many columns
+
+// A profile value in the unit a person reads (DESIGN.md: GB/s, GFLOP/s, µs; SI, 1 GB = 1e9 B).
+std::string human(double v, const std::string& unit) {
+  if (std::isnan(v)) return "n/a";
+  if (unit == "B/s") return fmt::format("{:.2f} GB/s", v / 1e9);
+  if (unit == "FLOP/s") return fmt::format("{:.1f} GFLOP/s", v / 1e9);
+  if (unit == "OP/s") return fmt::format("{:.1f} GOP/s", v / 1e9);
+  if (unit == "Hz") return fmt::format("{:.3f} GHz", v / 1e9);
+  if (unit == "samples/s") return fmt::format("{:.0f} samples/s", v);
+  if (unit == "W") return fmt::format("{:.1f} W", v);
+  if (unit == "B") {
+    if (v >= 1 << 30) return fmt::format("{:.2f} GiB", v / (1 << 30));
+    if (v >= 1 << 20) return fmt::format("{:.1f} MiB", v / (1 << 20));
+    return fmt::format("{:.0f} KiB", v / 1024);
+  }
+  if (unit == "s") {
+    if (v < 1e-6) return fmt::format("{:.1f} ns", v * 1e9);
+    if (v < 1e-3) return fmt::format("{:.2f} µs", v * 1e6);
+    return fmt::format("{:.2f} ms", v * 1e3);
+  }
+  if (unit == "1") return fmt::format("{:.3f}", v);
+  return fmt::format("{:.4g} {}", v, unit);
+}
+
+// `text` broken at spaces into lines of at most kWidth columns; the first line follows a label
+// already printed, the others start with `indent` spaces. A word longer than a line stays whole.
+std::string wrap(std::string_view text, size_t indent) {
+  std::string out, line;
+  const size_t room = kWidth > indent + 20 ? kWidth - indent : 20;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = std::min(text.find(' ', pos), text.size());
+    const std::string_view word = text.substr(pos, end - pos);
+    if (!line.empty() && line.size() + 1 + word.size() > room) {
+      out += line + "\n" + std::string(indent, ' ');
+      line.clear();
+    }
+    if (!word.empty()) line += (line.empty() ? "" : " ") + std::string(word);
+    pos = end + 1;
+  }
+  return out + line;
+}
+
+// The sources of a wall one per line: the table joins them with "; ".
+std::vector<std::string_view> split_sources(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t end = std::min(s.find("; ", pos), s.size());
+    out.push_back(s.substr(pos, end - pos));
+    pos = end + 2;
+  }
+  return out;
+}
+
+nlohmann::json wall_json(const walls::WallInfo& w) {
+  std::vector<std::string> fields(w.profile_fields.begin(), w.profile_fields.end());
+  return {{"number", w.number},          {"name", w.name},     {"domain", w.domain},
+          {"equation", w.equation},      {"limit", w.limit},   {"source", w.source},
+          {"header", w.header},          {"profile_fields", fields}};
+}
+
+}  // namespace
+
+WallsCommands add_walls_commands(CLI::App* walls, WallsOptions& o) {
+  walls->require_subcommand(1);
+  WallsCommands c;
+  c.list = walls->add_subcommand(
+      "list", "The 22 walls: number, name, domain and what limits (--json: also the equation,\n"
+              "sources, header and profile fields of each)");
+  c.show = walls->add_subcommand(
+      "show", "One wall explained: its equation, what limits, its sources, where the code lives\n"
+              "and which profile fields feed it (with their values when --profile is given)");
+  c.show->add_option("number", o.number, "The wall, 1..22 (see `bstack walls list`)")
+      ->required()
+      ->check(CLI::Range(1, 22));
+  c.show->add_option("--profile", o.profile,
+                     "A profile written by `bstack calibrate` (any machine's): print its values "
+                     "of the wall's fields")
+      ->check(CLI::ExistingFile);
+  return c;
+}
+
+int run_walls_list(const GlobalOptions& opts) {
+  std::FILE* out = opts.json ? stderr : stdout;  // human text; JSON goes to stdout
+  fmt::print(out, "{:>2}  {:<15} {:<10}  {}\n", "#", "wall", "domain", "what limits");
+  nlohmann::json list = nlohmann::json::array();
+  for (const walls::WallInfo& w : walls::walls()) {
+    fmt::print(out, "{:>2}  {:<15} {:<10}  {}\n", w.number, w.name, w.domain, wrap(w.limit, 32));
+    list.push_back(wall_json(w));
+  }
+  fmt::print(out, "(MLSys-im, Janapa Reddi 2026, Table 1; `bstack walls show N` explains one)\n");
+  if (opts.json) fmt::print("{}\n", nlohmann::json{{"walls", list}}.dump());
+  return 0;
+}
+
+int run_walls_show(const GlobalOptions& opts, const WallsOptions& o) {
+  const walls::WallInfo& w = walls::wall(o.number);
+  // Read before printing anything: a corrupt or foreign file ends the command with its message.
+  calibrate::MachineProfile p;
+  const bool with_profile = !o.profile.empty();
+  if (with_profile) p = calibrate::read_profile(o.profile, /*require_this_machine=*/false);
+
+  std::FILE* out = opts.json ? stderr : stdout;
+  constexpr size_t kIndent = 14;  // the column the values start in
+  fmt::print(out, "Wall {}: {} ({})\n", w.number, w.name, w.domain);
+  fmt::print(out, "  equation:   {}\n", wrap(w.equation, kIndent));
+  fmt::print(out, "  limits:     {}\n", wrap(w.limit, kIndent));
+  const std::vector<std::string_view> sources = split_sources(w.source);
+  for (size_t i = 0; i < sources.size(); ++i)
+    fmt::print(out, "  {:<12}{}\n", i == 0 ? "source:" : "", wrap(sources[i], kIndent));
+  fmt::print(out, "  code:       {} (the table of walls: walls/wall.h)\n", w.header);
+
+  nlohmann::json j = wall_json(w);
+  if (w.profile_fields.empty()) {
+    fmt::print(out, "  profile:    no measured field feeds this wall; its inputs are workload and "
+                    "scenario numbers\n");
+  } else if (!with_profile) {
+    fmt::print(out, "  profile fields (keys `bstack calibrate` writes; many have a one-thread "
+                    "<key>_1t too):\n");
+    for (std::string_view k : w.profile_fields) fmt::print(out, "    {}\n", k);
+    fmt::print(out, "  (`bstack walls show {} --profile profile.h5` prints their values)\n",
+               w.number);
+  }
+
+  if (with_profile) {
+    if (!w.profile_fields.empty())
+      fmt::print(out, "  profile fields, from {} ({}, {}):\n", o.profile, p.meta_value("cpu_model"),
+                 p.meta_value("date"));
+    nlohmann::json values = nlohmann::json::object();
+    std::vector<std::string> missing;
+    for (std::string_view field : w.profile_fields) {
+      const std::string k(field), k1 = k + "_1t";  // calibrate writes a one-thread variant of many
+      std::string text = "-- not in this profile";
+      if (p.has(k)) {
+        const calibrate::Param& q = p.param(k);
+        text = human(q.value, q.unit);
+        values[k] = {{"value", q.value}, {"unit", q.unit}, {"method", q.method}};
+      } else {
+        missing.push_back(k);
+      }
+      if (p.has(k1)) {
+        const calibrate::Param& q = p.param(k1);
+        text += fmt::format("  (1 thread: {})", human(q.value, q.unit));
+        values[k1] = {{"value", q.value}, {"unit", q.unit}, {"method", q.method}};
+      }
+      fmt::print(out, "    {:<32} {}\n", k, text);
+    }
+    if (!missing.empty())
+      fmt::print(out, "  ({})\n",
+                 wrap(fmt::format("{} of {} fields not measured in this profile: some need a GPU, "
+                                  "mpirun, RAPL or a calibrate section that did not run",
+                                  missing.size(), w.profile_fields.size()),
+                      3));
+    j["profile"] = o.profile;
+    j["values"] = values;
+    j["missing"] = missing;
+  }
+  if (opts.json) fmt::print("{}\n", j.dump());
+  return 0;
+}
+
+}  // namespace bstack::cli
