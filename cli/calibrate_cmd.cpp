@@ -11,34 +11,13 @@
 #include "calibrate/plot.h"
 #include "kernels/cpu.h"
 #include "dist/comm.h"
+#include "cli/units.h"
 #include "src/error.h"
 #include "src/util/progress.h"
 
 namespace bstack::cli {
 namespace {
 
-// A value in the unit a person reads: GB/s, GFLOP/s, µs, MiB, GHz.
-std::string human(double v, const std::string& unit) {
-  if (std::isnan(v)) return "n/a";
-  if (unit == "B/s") return fmt::format("{:.2f} GB/s", v / 1e9);
-  if (unit == "FLOP/s") return fmt::format("{:.1f} GFLOP/s", v / 1e9);
-  if (unit == "OP/s") return fmt::format("{:.1f} GOP/s", v / 1e9);
-  if (unit == "Hz") return fmt::format("{:.3f} GHz", v / 1e9);
-  if (unit == "samples/s") return fmt::format("{:.0f} samples/s", v);
-  if (unit == "W") return fmt::format("{:.1f} W", v);
-  if (unit == "B") {
-    if (v >= 1 << 30) return fmt::format("{:.2f} GiB", v / (1 << 30));
-    if (v >= 1 << 20) return fmt::format("{:.1f} MiB", v / (1 << 20));
-    return fmt::format("{:.0f} KiB", v / 1024);
-  }
-  if (unit == "s") {
-    if (v < 1e-6) return fmt::format("{:.1f} ns", v * 1e9);
-    if (v < 1e-3) return fmt::format("{:.2f} µs", v * 1e6);
-    return fmt::format("{:.2f} ms", v * 1e3);
-  }
-  if (unit == "1") return fmt::format("{:.3f}", v);
-  return fmt::format("{:.4g} {}", v, unit);
-}
 
 void print_table(const calibrate::MachineProfile& p) {
   fmt::print(stderr, "\n{} | {} | {} threads | {}\n", p.meta_value("cpu_model"), p.meta_value("isa"),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "calibrate/profile.h"
+#include "cli/units.h"
 #include "walls/wall.h"
 
 namespace bstack::cli {
@@ -17,28 +18,6 @@ namespace {
 
 constexpr size_t kWidth = 100;  // human text is wrapped to this many columns
 
-// A profile value in the unit a person reads (DESIGN.md: GB/s, GFLOP/s, µs; SI, 1 GB = 1e9 B).
-std::string human(double v, const std::string& unit) {
-  if (std::isnan(v)) return "n/a";
-  if (unit == "B/s") return fmt::format("{:.2f} GB/s", v / 1e9);
-  if (unit == "FLOP/s") return fmt::format("{:.1f} GFLOP/s", v / 1e9);
-  if (unit == "OP/s") return fmt::format("{:.1f} GOP/s", v / 1e9);
-  if (unit == "Hz") return fmt::format("{:.3f} GHz", v / 1e9);
-  if (unit == "samples/s") return fmt::format("{:.0f} samples/s", v);
-  if (unit == "W") return fmt::format("{:.1f} W", v);
-  if (unit == "B") {
-    if (v >= 1 << 30) return fmt::format("{:.2f} GiB", v / (1 << 30));
-    if (v >= 1 << 20) return fmt::format("{:.1f} MiB", v / (1 << 20));
-    return fmt::format("{:.0f} KiB", v / 1024);
-  }
-  if (unit == "s") {
-    if (v < 1e-6) return fmt::format("{:.1f} ns", v * 1e9);
-    if (v < 1e-3) return fmt::format("{:.2f} µs", v * 1e6);
-    return fmt::format("{:.2f} ms", v * 1e3);
-  }
-  if (unit == "1") return fmt::format("{:.3f}", v);
-  return fmt::format("{:.4g} {}", v, unit);
-}
 
 // `text` broken at spaces into lines of at most kWidth columns; the first line follows a label
 // already printed, the others start with `indent` spaces. A word longer than a line stays whole.
@@ -93,8 +72,8 @@ WallsCommands add_walls_commands(CLI::App* walls, WallsOptions& o) {
       ->required()
       ->check(CLI::Range(1, 22));
   c.show->add_option("--profile", o.profile,
-                     "A profile written by `bstack calibrate` (any machine's): print its values "
-                     "of the wall's fields")
+                     "A profile `bstack calibrate` wrote on this machine: print its values of "
+                     "the wall's fields")
       ->check(CLI::ExistingFile);
   return c;
 }
@@ -117,7 +96,7 @@ int run_walls_show(const GlobalOptions& opts, const WallsOptions& o) {
   // Read before printing anything: a corrupt or foreign file ends the command with its message.
   calibrate::MachineProfile p;
   const bool with_profile = !o.profile.empty();
-  if (with_profile) p = calibrate::read_profile(o.profile, /*require_this_machine=*/false);
+  if (with_profile) p = calibrate::read_profile(o.profile);
 
   std::FILE* out = opts.json ? stderr : stdout;
   constexpr size_t kIndent = 14;  // the column the values start in
