@@ -35,8 +35,8 @@ std::vector<std::string> section_names() {
 }
 
 MachineProfile calibrate(const Options& o, const ProgressFn& progress) {
+  const std::vector<std::string> names = section_names();
   for (const std::string& name : o.sections) {
-    const auto names = section_names();
     BSTACK_CHECK(std::find(names.begin(), names.end(), name) != names.end(),
                  "--sections: unknown section '{}' (known: {})", name, fmt::join(names, ", "));
   }

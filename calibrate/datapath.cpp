@@ -1,4 +1,5 @@
 #include "calibrate/datapath.h"
+#include "calibrate/util.h"
 
 #include <fcntl.h>
 #include <sys/statvfs.h>
@@ -23,13 +24,8 @@
 namespace bstack::calibrate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 constexpr int64_t kAlign = 4096;  // O_DIRECT: buffer, offset and length aligned to the block size
 constexpr int64_t kMiB = 1ll << 20;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 std::string errno_text() { return std::strerror(errno); }
 

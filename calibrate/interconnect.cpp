@@ -2,6 +2,7 @@
 // OSU all-reduce time over the Communicator, the alpha-beta fits of wall 14 and nccl-tests' bus
 // bandwidth. Methods and iteration counts: see interconnect.h.
 #include "calibrate/interconnect.h"
+#include "calibrate/util.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -22,11 +23,6 @@
 namespace bstack::calibrate {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // Page-aligned buffer (OSU aligns its buffers to the page size), touched once so page faults
 // stay out of the warm-up.
@@ -98,12 +94,6 @@ void require_pair(const dist::Communicator& comm, const char* what) {
 // Rank 0's values to every rank.
 void share_from_root(dist::Communicator& comm, std::vector<double>& v) {
   comm.broadcast(v.data(), v.size() * sizeof(double), 0);
-}
-
-std::string human_bytes(double b) {
-  if (b >= 1 << 20) return fmt::format("{:g} MiB", b / (1 << 20));
-  if (b >= 1 << 10) return fmt::format("{:g} KiB", b / (1 << 10));
-  return fmt::format("{:g} B", b);
 }
 
 // Sizes double from one point to the next, so in any model where time grows with size a point

@@ -1,4 +1,5 @@
 #include "calibrate/memory.h"
+#include "calibrate/util.h"
 
 #include <emmintrin.h>
 #include <omp.h>
@@ -67,12 +68,6 @@ constexpr size_t kHuge = size_t{2} << 20;
 constexpr size_t kStagger = 5 * kLine;
 
 size_t round_up(size_t x, size_t m) { return (x + m - 1) / m * m; }
-
-std::string human_bytes(double b) {
-  if (b >= double(1 << 30)) return fmt::format("{:.3g} GiB", b / double(1 << 30));
-  if (b >= double(1 << 20)) return fmt::format("{:.3g} MiB", b / double(1 << 20));
-  return fmt::format("{:.3g} KiB", b / 1024);
-}
 
 }  // namespace
 

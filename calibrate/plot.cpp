@@ -1,4 +1,5 @@
 #include "calibrate/plot.h"
+#include "calibrate/util.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,12 +48,6 @@ std::string data_block(const std::string& name, const Series& s, size_t xcol, si
   std::string out = fmt::format("${} << EOD\n", name);
   for (size_t r = 0; r < s.rows(); ++r) out += fmt::format("{:.6g} {:.6g}\n", s.at(r, xcol), s.at(r, ycol) * yscale);
   return out + "EOD\n";
-}
-
-std::string human_bytes(double b) {
-  if (b >= 1 << 30) return fmt::format("{:.0f} GiB", b / (1 << 30));
-  if (b >= 1 << 20) return fmt::format("{:.0f} MiB", b / (1 << 20));
-  return fmt::format("{:.0f} KiB", b / 1024);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "calibrate/power.h"
+#include "calibrate/util.h"
 
 #include <algorithm>
 #include <cctype>
@@ -19,11 +20,6 @@ namespace bstack::calibrate {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
 
 // The first line of a sysfs file; false when it cannot be opened or read.
 bool read_line(const fs::path& file, std::string& out) {
