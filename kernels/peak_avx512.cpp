@@ -1,5 +1,6 @@
 // AVX-512 FMA loop for kernels/peak.h (compiled with -mavx512f; called only when cpuid says so).
 #include <cstdint>
+#include <cstring>
 
 #include "kernels/simd_avx512.h"
 
@@ -13,45 +14,18 @@ double fma_loop_avx512_f64(int64_t iters, volatile double* sink) { return fma_ch
 
 }  // namespace bstack::kernels::detail
 
-// int8 dot loops for kernels/peak.h: 12 independent s32 accumulators per loop step, 64 u8 x s8
-// multiply-accumulates per accumulator step. The VNNI loop is its own function with
-// target("avx512vnni") (a template cannot carry the attribute, and a call from a non-VNNI function
-// would not be inlined); the other loop must not be compiled with VNNI enabled, or GCC may fuse
-// madd + add into vpdpwssd.
-#define BSTACK_INT8_CHAINS(STEP)                                             \
-  __m512i acc[12];                                                          \
-  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);                   \
-  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i);                 \
-  for (int64_t it = 0; it < iters; ++it) {                                  \
-    _Pragma("GCC unroll 12") for (int i = 0; i < 12; ++i) acc[i] = (STEP); \
-  }                                                                         \
-  __m512i s = acc[0];                                                       \
-  for (int i = 1; i < 12; ++i) s = _mm512_add_epi32(s, acc[i]);
-
+// int8 dot loops for kernels/peak.h (BSTACK_INT8_CHAINS: kernels/peak_loop.inc).
 namespace bstack::kernels::detail {
 
 __attribute__((target("avx512vnni"))) double int8_loop_avx512vnni(int64_t iters, volatile int32_t* sink) {
-  BSTACK_INT8_CHAINS(_mm512_dpbusd_epi32(acc[i], a, b))
-  alignas(64) uint32_t lanes[16];  // summed as unsigned: the accumulators wrap
-  _mm512_store_si512(lanes, s);
-  uint32_t t = 0;
-  for (uint32_t v : lanes) t += v;
-  *sink = static_cast<int32_t>(t);
-  return static_cast<double>(iters) * 12 * 64 * 2;
+  BSTACK_INT8_CHAINS(__m512i, _mm512, _mm512_dpbusd_epi32(acc[i], a, b))
 }
 
+// The u8 operand is the accumulator itself (reinterpreted), so each chain's product is computed
+// every step: with constant operands GCC hoisted maddubs + madd out of the loop.
 double int8_loop_avx512bw(int64_t iters, volatile int32_t* sink) {
   const __m512i ones = _mm512_set1_epi16(1);
-  // The u8 operand is the accumulator itself (reinterpreted), so each chain's product is
-  // computed every step: with constant operands GCC hoisted maddubs + madd out of the loop.
-  BSTACK_INT8_CHAINS(_mm512_add_epi32(acc[i], _mm512_madd_epi16(_mm512_maddubs_epi16(acc[i], b), ones)))
-  (void)a;
-  alignas(64) uint32_t lanes[16];  // summed as unsigned: the accumulators wrap
-  _mm512_store_si512(lanes, s);
-  uint32_t t = 0;
-  for (uint32_t v : lanes) t += v;
-  *sink = static_cast<int32_t>(t);
-  return static_cast<double>(iters) * 12 * 64 * 2;
+  BSTACK_INT8_CHAINS(__m512i, _mm512, _mm512_add_epi32(acc[i], _mm512_madd_epi16(_mm512_maddubs_epi16(acc[i], b), ones)))
 }
 
 }  // namespace bstack::kernels::detail
