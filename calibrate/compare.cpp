@@ -5,18 +5,10 @@
 #include <map>
 
 #include "calibrate/machine.h"
+#include "calibrate/util.h"
 #include "src/error.h"
 
 namespace bstack::calibrate {
-namespace {
-double median(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-}  // namespace
-
 bool is_gemm_op(const std::string& name) {
   for (const char* g : {"matmul", "linear", "conv2d", "scaled_dot_product_attention"})
     if (name.rfind(g, 0) == 0) return true;

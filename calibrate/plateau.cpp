@@ -1,4 +1,5 @@
 #include "calibrate/plateau.h"
+#include "calibrate/util.h"
 
 #include <algorithm>
 #include <cmath>
@@ -13,14 +14,6 @@ namespace {
 double sse(const std::vector<double>& s1, const std::vector<double>& s2, size_t i, size_t j) {
   const double n = static_cast<double>(j - i), a = s1[j] - s1[i], b = s2[j] - s2[i];
   return std::max(0.0, b - a * a / n);
-}
-
-double median(std::vector<double> v) {
-  const size_t h = v.size() / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h), v.end());
-  const double hi = v[h];
-  if (v.size() % 2) return hi;
-  return 0.5 * (hi + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h)));
 }
 
 // The robust level of points [first, last]: drop those farther than max(3 sigma, floor) from the

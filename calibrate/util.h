@@ -2,8 +2,11 @@
 // reads them in method strings, notes and plot labels.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -21,6 +24,16 @@ inline std::string human_bytes(double b) {
   if (b >= double(1 << 20)) return fmt::format("{:.3g} MiB", b / double(1 << 20));
   if (b >= 1024) return fmt::format("{:.3g} KiB", b / 1024);
   return fmt::format("{:.3g} B", b);
+}
+
+// The median of v (the mean of the middle two for an even count); NaN when v is empty.
+inline double median(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  const size_t h = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h), v.end());
+  const double hi = v[h];
+  if (v.size() % 2) return hi;
+  return 0.5 * (hi + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h)));
 }
 
 }  // namespace bstack::calibrate
