@@ -3,6 +3,7 @@
 #include "src/io/h5.h"
 #include "src/nn/layers.h"
 #include "src/nn/transformer.h"
+#include "src/optim/optim.h"
 #include "src/profile/profiler.h"
 
 #include <gtest/gtest.h>
@@ -107,4 +108,53 @@ TEST(Profiler, BackwardOpsAreTaggedAndTraceIsWritten) {
   // Nothing is recorded without a scope.
   lin(x);
   EXPECT_EQ(p.ops.size(), r.read_vector<double>("ops/flops").size());
+}
+
+// read_trace gives back what save wrote (names, signatures, direction, FLOPs, bytes, steps), and
+// names the file when it is not a trace; a fused Adam step is one adam_step record with the
+// traffic the definition gives (p, g, m, v read; p, m, v written: 28 bytes per f32 parameter).
+TEST(Profiler, TraceReadsBackAndAdamIsOneOp) {
+  Generator g(5);
+  nn::Linear lin(4, 3, g);
+  optim::Adam opt(lin.parameters(), optim::AdamOptions{});
+  Tensor x = randn({2, 4}, g);
+  Profiler p;
+  {
+    ProfileScope s(p);
+    sum(lin(x)).backward();
+    opt.step();
+    p.end_step(0.002);
+  }
+  double adam_bytes = 0;
+  int adam_ops = 0;
+  for (const auto& r : p.ops)
+    if (r.name == "adam_step") adam_bytes += r.bytes, ++adam_ops;
+  EXPECT_EQ(adam_ops, 2);                   // weight and bias
+  EXPECT_DOUBLE_EQ(adam_bytes, 28.0 * 15);  // 12 + 3 parameters
+  const std::string path = (std::filesystem::temp_directory_path() / ("bstack-trace-rt-" + std::to_string(::getpid()) + ".h5")).string();
+  p.save(path, "linear", 1);
+  const Trace t = read_trace(path);
+  EXPECT_EQ(t.model, "linear");
+  EXPECT_EQ(t.threads, 1);
+  ASSERT_EQ(t.ops.size(), p.ops.size());
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    EXPECT_EQ(t.ops[i].name, p.ops[i].name);
+    EXPECT_EQ(t.ops[i].signature, p.ops[i].signature());
+    EXPECT_EQ(t.ops[i].backward, p.ops[i].backward);
+    EXPECT_DOUBLE_EQ(t.ops[i].flops, p.ops[i].flops);
+    EXPECT_DOUBLE_EQ(t.ops[i].bytes, p.ops[i].bytes);
+  }
+  EXPECT_EQ(t.step_seconds, std::vector<double>{0.002});
+  {
+    H5Writer w(path, "bstack-profile", 1);
+    w.attr("/", "x", int64_t{1});
+    w.commit();
+  }
+  try {
+    read_trace(path);
+    ADD_FAILURE() << "a profile was read as a trace";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+  }
+  std::filesystem::remove(path);
 }
