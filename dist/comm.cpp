@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -61,6 +62,52 @@ MPI_Op mpi_op(ReduceOp op) {
   return MPI_SUM;
 }
 
+// Avg = the sum times 1/size, on every rank (the same multiply everywhere, so ranks agree).
+template <class T>
+void divide_by_size(T* data, size_t n, int size) {
+  const T inv = T(1) / static_cast<T>(size);
+  for (size_t i = 0; i < n; ++i) data[i] *= inv;
+}
+
+// One non-blocking MPI collective (possibly several requests, for counts over INT_MAX) and what
+// to do once all have completed: Avg's division, run exactly once, by the test() that first sees
+// completion.
+class MpiWork final : public Work {
+ public:
+  ~MpiWork() override {
+    if (done_) return;
+    try {
+      wait();
+    } catch (...) {
+      // dist/work.h: destroying unfinished work swallows errors (wait() reports them).
+    }
+  }
+
+  void add(MPI_Request r) { reqs_.push_back(r); }
+  void on_done(float* data, size_t n, int size) { fdata_ = data, n_ = n, size_ = size; }
+  void on_done(double* data, size_t n, int size) { ddata_ = data, n_ = n, size_ = size; }
+
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    BSTACK_MPI_CHECK(MPI_Testall(static_cast<int>(reqs_.size()), reqs_.data(), &flag,
+                                 MPI_STATUSES_IGNORE));
+    if (!flag) return false;
+    done_ = true;
+    if (fdata_) divide_by_size(fdata_, n_, size_);
+    if (ddata_) divide_by_size(ddata_, n_, size_);
+    return true;
+  }
+
+ private:
+  std::vector<MPI_Request> reqs_;
+  float* fdata_ = nullptr;  // divided by size_ on completion (Avg), when set
+  double* ddata_ = nullptr;
+  size_t n_ = 0;
+  int size_ = 1;
+  bool done_ = false;
+};
+
 }  // namespace
 
 // ---- Request ---------------------------------------------------------------------------------
@@ -82,6 +129,13 @@ Request::~Request() {
 void Request::wait() {
   if (req_ == MPI_REQUEST_NULL) return;
   BSTACK_MPI_CHECK(MPI_Wait(&req_, MPI_STATUS_IGNORE));
+}
+
+bool Request::test() {
+  if (req_ == MPI_REQUEST_NULL) return true;
+  int flag = 0;
+  BSTACK_MPI_CHECK(MPI_Test(&req_, &flag, MPI_STATUS_IGNORE));  // sets req_ to NULL when done
+  return flag != 0;
 }
 
 void Request::wait_all(std::span<Request> reqs) {
@@ -120,6 +174,10 @@ Communicator::Communicator() {
   BSTACK_MPI_CHECK(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN));
   BSTACK_MPI_CHECK(MPI_Comm_rank(comm_, &rank_));
   BSTACK_MPI_CHECK(MPI_Comm_size(comm_, &size_));
+  int* tag_ub = nullptr;
+  int has_tag_ub = 0;
+  BSTACK_MPI_CHECK(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &tag_ub, &has_tag_ub));
+  if (has_tag_ub && tag_ub) max_tag_ = *tag_ub;
 }
 
 Communicator::~Communicator() {
@@ -250,18 +308,12 @@ void Communicator::allreduce_typed(void* data, size_t n, MPI_Datatype type, size
 
 void Communicator::allreduce(float* data, size_t n, ReduceOp op) {
   allreduce_typed(data, n, MPI_FLOAT, sizeof(float), op);
-  if (op == ReduceOp::Avg && size_ > 1) {
-    const float inv = 1.0f / static_cast<float>(size_);
-    for (size_t i = 0; i < n; ++i) data[i] *= inv;
-  }
+  if (op == ReduceOp::Avg && size_ > 1) divide_by_size(data, n, size_);
 }
 
 void Communicator::allreduce(double* data, size_t n, ReduceOp op) {
   allreduce_typed(data, n, MPI_DOUBLE, sizeof(double), op);
-  if (op == ReduceOp::Avg && size_ > 1) {
-    const double inv = 1.0 / static_cast<double>(size_);
-    for (size_t i = 0; i < n; ++i) data[i] *= inv;
-  }
+  if (op == ReduceOp::Avg && size_ > 1) divide_by_size(data, n, size_);
 }
 
 void Communicator::allgather(const void* send, size_t bytes, void* recv) {
@@ -272,6 +324,94 @@ void Communicator::allgather(const void* send, size_t bytes, void* recv) {
   }
   const int count = checked_count("allgather", bytes);
   BSTACK_MPI_CHECK(MPI_Allgather(send, count, MPI_BYTE, recv, count, MPI_BYTE, comm_));
+}
+
+void Communicator::reduce_scatter(const float* send, float* recv, size_t count, ReduceOp op) {
+  check_open("reduce_scatter");
+  BSTACK_CHECK(count <= kMaxCount,
+               "Communicator::reduce_scatter: count {} is more than one MPI call can take "
+               "(INT_MAX = {})",
+               count, INT_MAX);
+  if (!uses_mpi()) {
+    if (count > 0 && send != recv) std::memmove(recv, send, count * sizeof(float));
+    return;
+  }
+  const float* send_end = send + static_cast<size_t>(size_) * count;
+  BSTACK_CHECK(count == 0 || recv + count <= send || send_end <= recv,
+               "Communicator::reduce_scatter: recv overlaps send (MPI_Reduce_scatter_block needs "
+               "separate buffers)");
+  BSTACK_MPI_CHECK(MPI_Reduce_scatter_block(send, recv, static_cast<int>(count), MPI_FLOAT,
+                                            mpi_op(op), comm_));
+  if (op == ReduceOp::Avg) divide_by_size(recv, count, size_);
+}
+
+template <class T>
+WorkPtr Communicator::iallreduce_typed(T* data, size_t n, MPI_Datatype type, ReduceOp op) {
+  check_open("iallreduce");
+  // One rank: sum, max, min and average of one value are the value. n == 0: nothing to send
+  // (every rank passes the same n).
+  if (!uses_mpi() || n == 0) return std::make_unique<DoneWork>();
+  // Built before the first request is posted, so a failure part way still waits for the pieces
+  // already in flight (the Work's destructor) before the exception leaves.
+  auto work = std::make_unique<MpiWork>();
+  T* p = data;
+  for (size_t left = n; left > 0;) {
+    const size_t k = std::min(left, kMaxCount);
+    MPI_Request r = MPI_REQUEST_NULL;
+    BSTACK_MPI_CHECK(
+        MPI_Iallreduce(MPI_IN_PLACE, p, static_cast<int>(k), type, mpi_op(op), comm_, &r));
+    work->add(r);
+    p += k;
+    left -= k;
+  }
+  if (op == ReduceOp::Avg) work->on_done(data, n, size_);
+  return work;
+}
+
+WorkPtr Communicator::iallreduce(float* data, size_t n, ReduceOp op) {
+  return iallreduce_typed(data, n, MPI_FLOAT, op);
+}
+
+WorkPtr Communicator::iallreduce(double* data, size_t n, ReduceOp op) {
+  return iallreduce_typed(data, n, MPI_DOUBLE, op);
+}
+
+WorkPtr Communicator::ireduce_scatter(const float* send, float* recv, size_t count,
+                                      ReduceOp op) {
+  check_open("ireduce_scatter");
+  BSTACK_CHECK(count <= kMaxCount,
+               "Communicator::ireduce_scatter: count {} is more than one MPI call can take "
+               "(INT_MAX = {})",
+               count, INT_MAX);
+  if (!uses_mpi()) {
+    if (count > 0 && send != recv) std::memmove(recv, send, count * sizeof(float));
+    return std::make_unique<DoneWork>();
+  }
+  const float* send_end = send + static_cast<size_t>(size_) * count;
+  BSTACK_CHECK(count == 0 || recv + count <= send || send_end <= recv,
+               "Communicator::ireduce_scatter: recv overlaps send (MPI_Ireduce_scatter_block "
+               "needs separate buffers)");
+  auto work = std::make_unique<MpiWork>();
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Ireduce_scatter_block(send, recv, static_cast<int>(count), MPI_FLOAT,
+                                             mpi_op(op), comm_, &r));
+  work->add(r);
+  if (op == ReduceOp::Avg) work->on_done(recv, count, size_);
+  return work;
+}
+
+WorkPtr Communicator::iallgather(const void* send, size_t bytes, void* recv) {
+  check_open("iallgather");
+  if (!uses_mpi()) {
+    if (bytes > 0 && send != recv) std::memmove(recv, send, bytes);
+    return std::make_unique<DoneWork>();
+  }
+  const int count = checked_count("iallgather", bytes);
+  auto work = std::make_unique<MpiWork>();
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Iallgather(send, count, MPI_BYTE, recv, count, MPI_BYTE, comm_, &r));
+  work->add(r);
+  return work;
 }
 
 }  // namespace bstack::dist

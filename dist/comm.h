@@ -2,9 +2,11 @@
 // interconnect through it and dist/ trains data-parallel through it, so nothing about MPI is
 // written twice.
 //
-// Backends: MPI today (blocking and non-blocking point-to-point, broadcast, all-reduce and
-// all-gather, each a thin call of the MPI routine of the same name); NCCL and bstack's own ring /
-// recursive-doubling / Rabenseifner all-reduce come later (issue 7) behind the same calls.
+// MPI only: blocking and non-blocking point-to-point, broadcast, all-reduce, reduce-scatter and
+// all-gather, each a thin call of the MPI routine of the same name; the non-blocking collectives
+// (iallreduce, ireduce_scatter, iallgather) return Work (dist/work.h) advanced by test().
+// bstack's own all-reduce algorithms are built on isend/irecv in dist/allreduce.h, and the
+// transport-neutral interface DistributedDataParallel uses (MPI or NCCL) is dist/backend.h.
 // A process not started by mpirun/mpiexec gets a size-1 communicator that never calls MPI, so
 // every program runs unchanged on one process (collectives are then copies or nothing, and
 // point-to-point is an error: there is no peer).
@@ -25,8 +27,11 @@
 #endif
 #include <mpi.h>
 
+#include <climits>
 #include <cstddef>
 #include <span>
+
+#include "dist/work.h"
 
 namespace bstack::dist {
 
@@ -44,6 +49,8 @@ class Request {
   ~Request();
 
   void wait();
+  // Advances without blocking (MPI_Test); true once complete (then done() is true as well).
+  bool test();
   bool done() const { return req_ == MPI_REQUEST_NULL; }
 
   // Completes all of them (MPI_Waitall: the OSU bandwidth window).
@@ -69,6 +76,9 @@ class Communicator {
   int rank() const { return rank_; }
   int size() const { return size_; }
   bool uses_mpi() const { return comm_ != MPI_COMM_NULL; }
+  // The largest tag point-to-point calls accept (MPI_TAG_UB: at least 32767 by the standard,
+  // 2^31 - 1 in Open MPI); INT_MAX on a size-1 communicator.
+  int max_tag() const { return max_tag_; }
 
   void barrier();
   // A barrier for ranks that wait while another measures: MPI_Ibarrier polled with MPI_Test
@@ -90,6 +100,21 @@ class Communicator {
   void allreduce(double* data, size_t n, ReduceOp op = ReduceOp::Sum);
   // Every rank's `bytes` from `send`, in rank order, into `recv` (size() * bytes).
   void allgather(const void* send, size_t bytes, void* recv);
+  // Rank r receives in recv[0, count) the reduction over ranks of send[r*count, (r+1)*count)
+  // (MPI_Reduce_scatter_block; `send` holds size() * count floats). count <= INT_MAX.
+  void reduce_scatter(const float* send, float* recv, size_t count, ReduceOp op = ReduceOp::Sum);
+
+  // Non-blocking forms of the three above (MPI_Iallreduce with MPI_IN_PLACE,
+  // MPI_Ireduce_scatter_block, MPI_Iallgather): the buffers must stay alive and untouched until
+  // the returned Work's test() says done. Avg divides when test() first sees completion. On a
+  // size-1 communicator the copy is made at once and the Work is already done (DoneWork).
+  // iallreduce splits over INT_MAX elements into several requests; the other two take at most
+  // INT_MAX elements (bytes for iallgather).
+  [[nodiscard]] WorkPtr iallreduce(float* data, size_t n, ReduceOp op = ReduceOp::Sum);
+  [[nodiscard]] WorkPtr iallreduce(double* data, size_t n, ReduceOp op = ReduceOp::Sum);
+  [[nodiscard]] WorkPtr ireduce_scatter(const float* send, float* recv, size_t count,
+                                        ReduceOp op = ReduceOp::Sum);
+  [[nodiscard]] WorkPtr iallgather(const void* send, size_t bytes, void* recv);
 
   // Ends MPI (collective: every rank calls it). Idempotent; later calls on a finalized
   // communicator throw. Runs at exit if not called. Only finalizes MPI that world() initialised.
@@ -107,10 +132,13 @@ class Communicator {
   void check_open(const char* op) const;
   void check_peer(const char* op, int peer) const;
   void allreduce_typed(void* data, size_t n, MPI_Datatype type, size_t elem, ReduceOp op);
+  template <class T>
+  WorkPtr iallreduce_typed(T* data, size_t n, MPI_Datatype type, ReduceOp op);
 
   MPI_Comm comm_ = MPI_COMM_NULL;  // a duplicate of MPI_COMM_WORLD, so user traffic can't mix in
   int rank_ = 0;
   int size_ = 1;
+  int max_tag_ = INT_MAX;
   bool owns_mpi_ = false;  // world() called MPI_Init_thread, so finalize() calls MPI_Finalize
   bool finalized_ = false;
 };
