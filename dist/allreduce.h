@@ -44,6 +44,10 @@ const char* algorithm_name(Algorithm a);  // "mpi", "ring", "rd", "rabenseifner"
 WorkPtr start_allreduce(Communicator& comm, float* data, size_t n, ReduceOp op, Algorithm alg, int tag = 0);
 WorkPtr start_allreduce(Communicator& comm, double* data, size_t n, ReduceOp op, Algorithm alg, int tag = 0);
 
+// How many consecutive tags, from `tag` on, one all-reduce of `alg` over `ranks` ranks uses
+// (0 for Algorithm::Mpi, whose collective has its own context); for handing out tag bases.
+int allreduce_tag_span(Algorithm alg, int ranks);
+
 // start_allreduce(...)->wait().
 void allreduce(Communicator& comm, float* data, size_t n, ReduceOp op, Algorithm alg);
 void allreduce(Communicator& comm, double* data, size_t n, ReduceOp op, Algorithm alg);
