@@ -78,10 +78,11 @@ int main(int argc, char** argv) {
       "demo", "Run what bstack does on this machine: autograd training, a gradient check,\n"
               "matmul throughput and an HDF5 checkpoint round trip (about a second)");
 
-  bstack::train::TrainConfig train_cfg;
+  bstack::cli::TrainOptions train_cfg;
   CLI::App* train = app.add_subcommand(
       "train", "Train a zoo model (perceptron, mlp, cnn on the shipped digits; gpt-tiny on text)\n"
-               "with a progress bar, validation each epoch, test accuracy, checkpoints and resume");
+               "with a progress bar, validation each epoch, test accuracy, checkpoints and resume;\n"
+               "under `mpirun -np P` data-parallel over the ranks (MPI or NCCL)");
   bstack::cli::add_train_options(train, train_cfg);
 
   bstack::cli::TuneOptions tune_opts;

@@ -7,7 +7,8 @@
 
 namespace bstack::cli {
 
-void add_train_options(CLI::App* cmd, train::TrainConfig& c) {
+void add_train_options(CLI::App* cmd, TrainOptions& o) {
+  train::TrainConfig& c = o.cfg;
   cmd->add_option("--model", c.model, "perceptron | mlp | cnn | gpt-tiny")
       ->check(CLI::IsMember({"perceptron", "mlp", "cnn", "gpt-tiny"}))
       ->capture_default_str();
@@ -25,13 +26,47 @@ void add_train_options(CLI::App* cmd, train::TrainConfig& c) {
   cmd->add_option("--max-steps", c.max_steps_per_epoch, "cap on steps per epoch (0 = all)")->capture_default_str();
   cmd->add_option("--save", c.save, "write a checkpoint (HDF5) after every epoch");
   cmd->add_option("--trace", c.trace, "write the per-op profile (FLOPs, bytes, time) of every step (HDF5)");
-  cmd->add_option("--resume", c.resume, "continue from a checkpoint written by --save")->check(CLI::ExistingFile);
+  cmd->add_option("--resume", c.resume, "continue from a checkpoint written by --save (with any number of ranks)")
+      ->check(CLI::ExistingFile);
+  auto* g = cmd->add_option_group("data-parallel", "under `mpirun -np P` (P > 1): --batch is the global batch, split "
+                                  "over the ranks");
+  g->add_option("--backend", o.dp.backend, "mpi | nccl (one GPU per rank)")
+      ->check(CLI::IsMember({"mpi", "nccl"}))
+      ->capture_default_str();
+  g->add_option("--allreduce", o.allreduce, "the gradient all-reduce: mpi (the library's own) | ring | rd "
+                "(recursive doubling) | rabenseifner")
+      ->check(CLI::IsMember({"mpi", "ring", "rd", "recursive-doubling", "rabenseifner"}))
+      ->capture_default_str();
+  g->add_option("--bucket-kb", o.bucket_kb, "gradient bucket size in KiB (0: one all-reduce after backward)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  g->add_flag("--no-overlap", o.no_overlap, "start the buckets' all-reduces after backward, not during it");
+  g->add_flag("--zero", o.dp.zero1, "ZeRO-1: shard the optimizer state over the ranks (reduce-scatter + all-gather)");
+  g->add_option("--dist-timeout", o.dp.timeout_s, "seconds a rank waits for the others' gradients before giving up")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
-int run_train(const GlobalOptions& opts, train::TrainConfig cfg) {
+int run_train(const GlobalOptions& opts, TrainOptions o) {
+  train::TrainConfig& cfg = o.cfg;
   cfg.progress = !opts.json;
+  std::unique_ptr<dist::DataParallel> dp;
+  dist::Communicator& world = dist::Communicator::world();
+  if (world.size() > 1) {
+    o.dp.algorithm = dist::parse_algorithm(o.allreduce);
+    o.dp.bucket_bytes = static_cast<size_t>(o.bucket_kb * 1024);
+    o.dp.overlap = !o.no_overlap;
+    dp = std::make_unique<dist::DataParallel>(o.dp, world);
+    cfg.parallel = dp.get();
+  }
+  // Rank 0 speaks for the job; the other ranks train silently (their errors still print).
   std::FILE* out = opts.json ? stderr : stdout;
-  fmt::print(out, "training {} ({} threads), seed {}\n", cfg.model, kernels::num_threads(), cfg.seed);
+  if (world.rank() != 0) {
+    out = std::fopen("/dev/null", "w");
+    BSTACK_CHECK(out != nullptr, "cannot open /dev/null");
+  }
+  fmt::print(out, "training {} ({} threads{}), seed {}\n", cfg.model, kernels::num_threads(),
+             dp ? fmt::format(" per rank; {}", dp->describe()) : std::string(), cfg.seed);
   const train::TrainResult r = train::run_training(cfg);
   fmt::print(out, "data: {} ({} train / {} validation / {} test), {} parameters\n", r.data, r.train_size,
              r.val_size, r.test_size, r.parameters);
@@ -42,9 +77,16 @@ int run_train(const GlobalOptions& opts, train::TrainConfig cfg) {
                e.train_accuracy, e.val_loss, e.val_accuracy, e.seconds);
   fmt::print(out, "test: loss {:.4f}, accuracy {:.4f}; {:.2f} ms/step, {:.0f} samples/s\n", r.test_loss,
              r.test_accuracy, r.ms_per_step, r.samples_per_s);
+  if (dp)
+    fmt::print(out, "rank 0 per step: backward {:.2f} ms (communication in flight), then {:.2f} ms waiting for "
+               "the gradients' all-reduce\n", r.backward_ms_per_step, r.exposed_comm_ms_per_step);
   if (!r.sample.empty()) {
     fmt::print(out, "unigram entropy of the text: {:.4f} nats/char (validation loss above)\n", r.unigram_entropy);
     fmt::print(out, "sample:\n{}\n", r.sample);
+  }
+  if (world.rank() != 0) {
+    std::fclose(out);
+    return 0;
   }
   if (opts.json) {
     nlohmann::json j = {{"model", r.model},
@@ -57,7 +99,13 @@ int run_train(const GlobalOptions& opts, train::TrainConfig cfg) {
                         {"test_loss", r.test_loss},
                         {"final_train_loss", r.final_train_loss},
                         {"ms_per_step", r.ms_per_step},
-                        {"samples_per_s", r.samples_per_s}};
+                        {"samples_per_s", r.samples_per_s},
+                        {"ranks", r.ranks}};
+    if (dp) {
+      j["backend"] = dp->describe();
+      j["backward_ms_per_step"] = r.backward_ms_per_step;
+      j["exposed_comm_ms_per_step"] = r.exposed_comm_ms_per_step;
+    }
     nlohmann::json hist = nlohmann::json::array();
     for (const auto& e : r.history)
       hist.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"train_accuracy", e.train_accuracy},

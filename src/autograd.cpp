@@ -15,7 +15,11 @@ namespace bstack {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local BackwardObserver* t_observer = nullptr;
 }
+
+BackwardObserverScope::BackwardObserverScope(BackwardObserver* o) : prev_(t_observer) { t_observer = o; }
+BackwardObserverScope::~BackwardObserverScope() { t_observer = prev_; }
 
 bool grad_enabled() { return t_grad_enabled; }
 NoGradGuard::NoGradGuard() : prev_(t_grad_enabled) { t_grad_enabled = false; }
@@ -107,6 +111,8 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
       } else {
         t->grad = t->grad + g;
       }
+      // A leaf is visited once, after every op that feeds it: its gradient is final.
+      if (t_observer) t_observer->grad_ready(t);
       continue;
     }
     Node& node = *t->grad_fn;
@@ -126,6 +132,7 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
       if (!inserted) slot->second = slot->second + gin[i];
     }
     if (!retain_graph) node.backward = nullptr;  // frees the saved tensors
+    if (t_observer) t_observer->node_done();
   }
 }
 

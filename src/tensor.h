@@ -132,4 +132,27 @@ class NoGradGuard {
   bool prev_;
 };
 
+// ---- backward observers ---------------------------------------------------------------------
+// While a BackwardObserverScope is active on a thread, Tensor::backward() on that thread tells
+// the observer when a leaf's gradient is final (every contribution accumulated into .grad) and
+// after each op's backward. dist::DistributedDataParallel uses it to start a bucket's all-reduce
+// as soon as its gradients are ready and to advance communication while backward computes (the
+// role of PyTorch's post-accumulate-grad hooks in its DDP reducer).
+class BackwardObserver {
+ public:
+  virtual ~BackwardObserver() = default;
+  virtual void grad_ready(TensorImpl* leaf) = 0;  // compare with param.impl()
+  virtual void node_done() {}
+};
+class BackwardObserverScope {
+ public:
+  explicit BackwardObserverScope(BackwardObserver* o);
+  ~BackwardObserverScope();
+  BackwardObserverScope(const BackwardObserverScope&) = delete;
+  BackwardObserverScope& operator=(const BackwardObserverScope&) = delete;
+
+ private:
+  BackwardObserver* prev_;
+};
+
 }  // namespace bstack

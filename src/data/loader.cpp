@@ -17,7 +17,23 @@ DataLoader::~DataLoader() {
 
 int64_t DataLoader::batches_per_epoch() const {
   const int64_t n = ds_.size();
-  return drop_last_ ? n / batch_ : (n + batch_ - 1) / batch_;
+  const int64_t full = n / batch_, tail = n % batch_;
+  // A tail shorter than the number of ranks would leave some rank without samples.
+  return full + ((!drop_last_ && tail >= world_) ? 1 : 0);
+}
+
+int64_t DataLoader::global_batch_size(int64_t b) const {
+  return std::min<int64_t>(batch_, ds_.size() - b * batch_);
+}
+
+void DataLoader::shard(int rank, int world) {
+  BSTACK_CHECK(world >= 1 && rank >= 0 && rank < world, "DataLoader::shard: rank {} of {} is not a rank", rank, world);
+  BSTACK_CHECK(batch_ >= world, "the global batch ({}) must be at least the number of ranks ({}), so every rank "
+               "gets a sample of every batch", batch_, world);
+  if (pending_.valid()) pending_.wait();
+  rank_ = rank;
+  world_ = world;
+  cursor_ = -1;
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
@@ -35,7 +51,10 @@ void DataLoader::start_epoch(int64_t epoch) {
 
 Batch DataLoader::make(int64_t b) const {
   const int64_t lo = b * batch_, hi = std::min<int64_t>(lo + batch_, ds_.size());
-  Dataset part = ds_.subset(std::vector<int64_t>(order_.begin() + lo, order_.begin() + hi));
+  std::vector<int64_t> idx;
+  idx.reserve(static_cast<size_t>((hi - lo) / world_ + 1));
+  for (int64_t j = lo + rank_; j < hi; j += world_) idx.push_back(order_[j]);
+  Dataset part = ds_.subset(idx);
   return {part.x, part.y, b};
 }
 

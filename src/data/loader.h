@@ -1,6 +1,14 @@
 // DataLoader: batches of a Dataset in a seeded order (a new permutation each epoch, from
 // (seed, epoch) alone, so a resumed run sees the same batches), with drop_last, and a
 // background thread that assembles the next batch while the caller trains on this one.
+//
+// Distributed sampling (shard()): with `world` ranks, batch k of the epoch is the same global
+// batch as on one rank (the same batch_size samples of the same permutation), and rank r takes
+// its samples at positions j = r, r + world, r + 2*world, ... of it. So every rank sees its own
+// shard, epochs reshuffle with (seed, epoch) alone, and np = P with global batch B trains on
+// exactly the batches np = 1 with batch B does (PyTorch's DistributedSampler strides the whole
+// permutation the same way). A final partial batch with fewer samples than ranks is dropped, so
+// no rank ever gets an empty batch.
 #pragma once
 
 #include "src/data/datasets.h"
@@ -26,6 +34,11 @@ class DataLoader {
   int64_t batches_per_epoch() const;
   int64_t batch_size() const { return batch_; }
   const Dataset& dataset() const { return ds_; }
+  // Make this loader rank `rank` of `world` (see above); call before start_epoch().
+  void shard(int rank, int world);
+  int world() const { return world_; }
+  // The size of global batch b (all ranks together).
+  int64_t global_batch_size(int64_t b) const;
 
  private:
   Batch make(int64_t b) const;
@@ -34,6 +47,7 @@ class DataLoader {
   int64_t batch_;
   bool shuffle_, drop_last_;
   uint64_t seed_;
+  int rank_ = 0, world_ = 1;
   std::vector<int64_t> order_;
   int64_t cursor_ = -1;
   std::future<Batch> pending_;

@@ -95,6 +95,38 @@ void Profiler::save(const std::string& path, const std::string& model, int64_t t
   w.write("ops/bytes", bytes, {n});
   w.write("ops/seconds", secs, {n});
   w.write("steps/seconds", step_seconds, {static_cast<int64_t>(step_seconds.size())});
+  if (dist.ranks > 1) {
+    std::vector<double> cb, cs, cd, ce;
+    std::vector<int32_t> cstep, ckind;
+    std::string kinds;
+    std::map<std::string, int32_t> kind_id;
+    for (const auto& c : comm) {
+      auto [ki, fresh] = kind_id.try_emplace(c.name, static_cast<int32_t>(kind_id.size()));
+      if (fresh) kinds += c.name + "\n";
+      ckind.push_back(ki->second);
+      cb.push_back(c.bytes);
+      cs.push_back(c.start);
+      cd.push_back(c.seconds);
+      ce.push_back(c.exposed);
+      cstep.push_back(static_cast<int32_t>(c.step));
+    }
+    const int64_t m = static_cast<int64_t>(comm.size());
+    w.write("comm/name_id", ckind, {m});
+    w.write("comm/bytes", cb, {m});
+    w.write("comm/start", cs, {m});
+    w.write("comm/seconds", cd, {m});
+    w.write("comm/exposed", ce, {m});
+    w.write("comm/step", cstep, {m});
+    w.attr("comm", "names", kinds);
+    w.write("steps/backward_seconds", step_backward_seconds, {static_cast<int64_t>(step_backward_seconds.size())});
+    w.write("steps/exposed_seconds", step_exposed_seconds, {static_cast<int64_t>(step_exposed_seconds.size())});
+    w.attr("dist", "rank", dist.rank);
+    w.attr("dist", "ranks", dist.ranks);
+    w.attr("dist", "backend", dist.backend);
+    w.attr("dist", "bucket_bytes", dist.bucket_bytes);
+    w.attr("dist", "overlap", static_cast<int64_t>(dist.overlap));
+    w.attr("dist", "zero1", static_cast<int64_t>(dist.zero1));
+  }
   w.attr("ops", "names", names);
   w.attr("ops", "signatures", sigs);
   w.attr("/", "model", model);
@@ -143,6 +175,28 @@ Trace read_trace(const std::string& path) {
     t.ops.push_back({names[nid[i]], sigs[sid[i]], bwd[i] != 0, flops[i], bytes[i], secs[i], step[i]});
   }
   t.step_seconds = r.read_vector<double>("steps/seconds");
+  if (r.has("dist")) {
+    t.dist.rank = r.attr_int("dist", "rank");
+    t.dist.ranks = r.attr_int("dist", "ranks");
+    t.dist.backend = r.attr_string("dist", "backend");
+    t.dist.bucket_bytes = r.attr_int("dist", "bucket_bytes");
+    t.dist.overlap = r.attr_int("dist", "overlap") != 0;
+    t.dist.zero1 = r.attr_int("dist", "zero1") != 0;
+    const std::vector<std::string> kinds = split_lines(r.attr_string("comm", "names"));
+    const auto kid = r.read_vector<int32_t>("comm/name_id"), cstep = r.read_vector<int32_t>("comm/step");
+    const auto cb = r.read_vector<double>("comm/bytes"), cs = r.read_vector<double>("comm/start"),
+               cd = r.read_vector<double>("comm/seconds"), ce = r.read_vector<double>("comm/exposed");
+    const size_t m = kid.size();
+    BSTACK_CHECK(cstep.size() == m && cb.size() == m && cs.size() == m && cd.size() == m && ce.size() == m,
+                 "{}: the comm/ arrays differ in length", path);
+    for (size_t i = 0; i < m; ++i) {
+      BSTACK_CHECK(kid[i] >= 0 && static_cast<size_t>(kid[i]) < kinds.size(),
+                   "{}: communication record {} names a kind the file does not hold", path, i);
+      t.comm.push_back({kinds[kid[i]], cb[i], cs[i], cd[i], ce[i], cstep[i]});
+    }
+    t.step_backward_seconds = r.read_vector<double>("steps/backward_seconds");
+    t.step_exposed_seconds = r.read_vector<double>("steps/exposed_seconds");
+  }
   return t;
 }
 

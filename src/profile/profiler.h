@@ -46,10 +46,33 @@ struct OpRecord {
   std::string signature() const;  // "[64, 784] [784, 256] -> [64, 256]"
 };
 
+// One collective of a data-parallel step (dist::DistributedDataParallel): a gradient bucket's
+// all-reduce (or ZeRO-1's reduce-scatter / all-gather). `start` is when it was launched and
+// `seconds` how long it was in flight (launch to observed completion), both from the start of
+// the step's backward; `exposed` is the part the step waited for it after backward ended.
+struct CommRecord {
+  std::string name;  // "allreduce", "reduce_scatter", "allgather"
+  double bytes = 0, start = 0, seconds = 0, exposed = 0;
+  int64_t step = 0;
+};
+
+// How the run was distributed (stored in the trace when ranks > 1).
+struct DistInfo {
+  int64_t rank = 0, ranks = 1;
+  std::string backend;  // "mpi (ring)", ...
+  int64_t bucket_bytes = 0;
+  bool overlap = false, zero1 = false;
+};
+
 class Profiler {
  public:
   std::vector<OpRecord> ops;
+  std::vector<CommRecord> comm;
+  DistInfo dist;
   std::vector<double> step_seconds;
+  // Per step, when a distributed run records it: backward's own time (compute) and the time
+  // spent after it waiting for communication (exposed).
+  std::vector<double> step_backward_seconds, step_exposed_seconds;
   int64_t step = 0;  // stamped on each record; advanced by end_step()
   void end_step(double seconds) {
     step_seconds.push_back(seconds);
@@ -74,6 +97,10 @@ struct Trace {
   int64_t threads = 0;
   std::vector<TraceOp> ops;
   std::vector<double> step_seconds;
+  // Distributed runs only (empty / ranks 1 otherwise).
+  DistInfo dist;
+  std::vector<CommRecord> comm;
+  std::vector<double> step_backward_seconds, step_exposed_seconds;
 };
 // Throws bstack::Error naming the file for a missing, corrupt or foreign file.
 Trace read_trace(const std::string& path);

@@ -129,11 +129,14 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vect
 
 constexpr const char* kFormat = "bstack-checkpoint";
 
+// `opt_state` is opt.state(), taken by the caller: under ZeRO-1 that call gathers the sharded
+// state from every rank, so all ranks make it and rank 0 alone writes.
 void write_training_checkpoint(const std::string& path, const TrainConfig& c, const nn::Module& m,
-                               const optim::Optimizer& opt, int64_t next_epoch, const data::CharTokenizer& tok) {
+                               const optim::Optimizer& opt, const std::map<std::string, Tensor>& opt_state,
+                               int64_t next_epoch, const data::CharTokenizer& tok) {
   H5Writer w(path, kFormat, 1);
   for (const auto& [n, t] : m.state_dict()) write_tensor(w, "state/" + n, t);
-  for (const auto& [n, t] : opt.state()) write_tensor(w, "optim/" + n, t);
+  for (const auto& [n, t] : opt_state) write_tensor(w, "optim/" + n, t);
   w.attr("/", "model", c.model);
   w.attr("train", "next_epoch", next_epoch);
   w.attr("train", "optimizer_steps", opt.steps());
@@ -152,6 +155,33 @@ std::map<std::string, Tensor> read_group(const H5Reader& r, const std::string& g
   return out;
 }
 
+// What every rank must agree on before a data-parallel run: the model and its parameter shapes,
+// the data (size and a checksum of its bytes) and the settings that shape the batches and updates.
+std::string run_signature(const TrainConfig& c, const nn::Module& m, const data::Dataset& all, const std::string& source) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the data's bytes
+  for (const Tensor* t : {&all.x, &all.y}) {
+    const Tensor ct = t->contiguous();
+    const auto* p = static_cast<const unsigned char*>(ct.data_ptr());
+    const size_t n = static_cast<size_t>(ct.numel()) * dtype_size(ct.dtype());
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  }
+  std::string shapes;
+  for (const auto& [n, t] : m.named_parameters()) shapes += n + shape_str(t.shape()) + " ";
+  return fmt::format("model={}\ndata={} ({} samples, checksum {:016x})\nbatch={}\nseed={}\nepochs={}\n"
+                     "optimizer={} lr={} weight_decay={}\nmax_steps={}\nresume={}\nparameters={}",
+                     c.model, source, all.size(), h, c.batch, c.seed, c.epochs, c.optimizer, c.lr,
+                     c.weight_decay, c.max_steps_per_epoch, c.resume.empty() ? "no" : "yes", shapes);
+}
+
+// The trace of rank r > 0 goes beside rank 0's: run.h5 -> run.rank1.h5.
+std::string rank_path(const std::string& path, int rank) {
+  if (rank == 0) return path;
+  const size_t dot = path.rfind('.'), slash = path.rfind('/');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  return has_ext ? fmt::format("{}.rank{}{}", path.substr(0, dot), rank, path.substr(dot))
+                 : fmt::format("{}.rank{}", path, rank);
+}
+
 }  // namespace
 
 TrainResult run_training(const TrainConfig& cfg) {
@@ -161,9 +191,14 @@ TrainResult run_training(const TrainConfig& cfg) {
   Loaded l = load(cfg);
   const data::Splits sp = data::split(l.all, cfg.val_frac, cfg.test_frac, cfg.seed);
 
+  Parallel* par = cfg.parallel;
+  const int rank = par ? par->rank() : 0, ranks = par ? par->size() : 1;
   Generator init(cfg.seed);
   std::shared_ptr<nn::Module> model = nn::make_model(l.spec, init);
   auto opt = make_optimizer(cfg, model->parameters());
+  if (par)
+    par->setup(*model, opt, run_signature(cfg, *model, l.all, l.source),
+               [&cfg](std::vector<Tensor> ps) { return make_optimizer(cfg, std::move(ps)); });
   int64_t first_epoch = 0;
   if (!cfg.resume.empty()) {
     H5Reader r(cfg.resume, kFormat, 1, 1);
@@ -184,8 +219,11 @@ TrainResult run_training(const TrainConfig& cfg) {
   res.val_size = sp.val.size();
   res.test_size = sp.test.size();
   res.unigram_entropy = l.unigram_entropy;
+  res.ranks = ranks;
 
   data::DataLoader loader(sp.train, cfg.batch, true, false, cfg.seed);
+  if (par) loader.shard(rank, ranks);
+  const bool show = cfg.progress && rank == 0;
   Profiler prof;
   double train_seconds = 0;
   int64_t steps = 0, samples = 0;
@@ -195,7 +233,7 @@ TrainResult run_training(const TrainConfig& cfg) {
     if (cfg.max_steps_per_epoch > 0) nb = std::min(nb, cfg.max_steps_per_epoch);
     const int64_t epoch_samples = std::min(nb * cfg.batch, sp.train.size());
     Progress bar(fmt::format("epoch {}/{}", epoch + 1, cfg.epochs), epoch_samples,
-                 cfg.progress && progress_default_enabled());
+                 show && progress_default_enabled());
     bar.set_unit("samples/s");
     int64_t epoch_done = 0;
     double loss_sum = 0;
@@ -208,22 +246,42 @@ TrainResult run_training(const TrainConfig& cfg) {
       if (!cfg.trace.empty()) scope.emplace(prof);
       auto [loss, c] = loss_and_correct(*model, b);
       opt->zero_grad();
-      loss.backward();
+      if (par) {
+        // Ranks hold shards of one global batch; when the shards differ in size (a batch not
+        // divisible by the ranks) each rank's mean loss is weighted by its share, so the averaged
+        // gradient is the gradient of the global batch's mean loss, as on one rank.
+        const int64_t local = b.y.size(0), global = loader.global_batch_size(b.index);
+        if (local * ranks == global)
+          par->backward(loss);
+        else
+          par->backward(loss * (static_cast<double>(local) * ranks / static_cast<double>(global)));
+      } else {
+        loss.backward();
+      }
       opt->step();
       scope.reset();
+      if (par) par->end_step(cfg.trace.empty() ? nullptr : &prof);
       if (!cfg.trace.empty()) prof.end_step(std::chrono::duration<double>(Clock::now() - s0).count());
       const int64_t n = b.y.numel();
       loss_sum += loss.item() * n;
       correct += c;
       count += n;
-      samples += b.y.size(0);
-      epoch_done += b.y.size(0);
+      const int64_t global_n = par ? loader.global_batch_size(b.index) : b.y.size(0);
+      samples += global_n;
+      epoch_done += global_n;
       ++steps;
       bar.update(epoch_done, fmt::format("loss {:.4f} acc {:.3f}", loss_sum / count, static_cast<double>(correct) / count));
     }
     bar.finish();
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     train_seconds += secs;
+    if (par) {  // the epoch's figures over every rank's shard
+      std::vector<double> v{loss_sum, static_cast<double>(correct), static_cast<double>(count)};
+      par->sum(v);
+      loss_sum = v[0];
+      correct = static_cast<int64_t>(v[1]);
+      count = static_cast<int64_t>(v[2]);
+    }
     EpochStats e;
     e.epoch = epoch + 1;
     e.train_loss = loss_sum / count;
@@ -231,15 +289,22 @@ TrainResult run_training(const TrainConfig& cfg) {
     std::tie(e.val_loss, e.val_accuracy) = evaluate(*model, sp.val, 256);
     e.seconds = secs;
     res.history.push_back(e);
-    if (!cfg.save.empty()) write_training_checkpoint(cfg.save, cfg, *model, *opt, epoch + 1, l.tok);
+    if (!cfg.save.empty()) {
+      const auto opt_state = opt->state();  // collective under ZeRO-1
+      if (rank == 0) write_training_checkpoint(cfg.save, cfg, *model, *opt, opt_state, epoch + 1, l.tok);
+    }
   }
   res.epochs = cfg.epochs;
   res.steps = steps;
   res.final_train_loss = res.history.empty() ? 0 : res.history.back().train_loss;
   res.ms_per_step = steps ? 1e3 * train_seconds / steps : 0;
   res.samples_per_s = train_seconds > 0 ? samples / train_seconds : 0;
+  if (par && steps > 0) {
+    res.backward_ms_per_step = 1e3 * par->backward_seconds() / steps;
+    res.exposed_comm_ms_per_step = 1e3 * par->exposed_seconds() / steps;
+  }
   std::tie(res.test_loss, res.test_accuracy) = evaluate(*model, sp.test, 256);
-  if (!cfg.trace.empty()) prof.save(cfg.trace, cfg.model, kernels::num_threads());
+  if (!cfg.trace.empty()) prof.save(rank_path(cfg.trace, rank), cfg.model, kernels::num_threads());
   if (auto* gpt = dynamic_cast<nn::GPT*>(model.get())) {
     Generator g(cfg.seed + 1);
     const std::vector<int64_t> row = sp.test.size() ? sp.test.x.select(0, 0).to_vector_as<int64_t>()
