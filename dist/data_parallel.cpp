@@ -69,7 +69,7 @@ void DataParallel::setup(nn::Module& model, std::unique_ptr<optim::Optimizer>& o
                                                    DDPOptions{o_.bucket_bytes, o_.overlap, o_.timeout_s});
   ddp_->broadcast_parameters();  // identical start, whatever each rank's initialisation did
   if (o_.zero1) {
-    auto z = std::make_unique<ZeroOptimizer>(params, *backend_, make);
+    auto z = std::make_unique<ZeroOptimizer>(params, *backend_, make, o_.timeout_s);
     zero_ = z.get();
     opt = std::move(z);
   }
@@ -105,7 +105,16 @@ void DataParallel::end_step(Profiler* prof) {
   prof->step_exposed_seconds.push_back(step_exposed_);
 }
 
-void DataParallel::sum(std::vector<double>& v) { comm_.allreduce(v.data(), v.size(), ReduceOp::Sum); }
+void DataParallel::sum(std::vector<double>& v) {
+  // Non-blocking and bounded, like the gradients' all-reduce: a rank that hangs at an epoch's end
+  // must not hang the others.
+  WorkPtr w = comm_.iallreduce(v.data(), v.size(), ReduceOp::Sum);
+  if (!wait_for(*w, o_.timeout_s)) {
+    (void)w.release();  // its destructor would wait forever
+    fail("rank {}: the epoch's metrics did not arrive from every rank within {:.0f} s: another rank has "
+         "stopped (crashed, killed or hung); giving up", comm_.rank(), o_.timeout_s);
+  }
+}
 
 std::string DataParallel::describe() const {
   if (o_.zero1) return fmt::format("{} ranks, {}, ZeRO-1 (optimizer state sharded)", comm_.size(), backend_->name());

@@ -132,12 +132,14 @@ void DistributedDataParallel::poll() {
 void DistributedDataParallel::wait(Bucket& b, size_t index) {
   if (b.done) return;
   const double start = now();
-  while (!b.work->test()) {
-    if (now() - start > opt_.timeout_s)
-      fail("rank {}: the gradient all-reduce of bucket {} of {} ({} bytes) has not completed after {:.0f} s: "
-           "another rank has stopped (crashed, killed or hung); giving up (raise --dist-timeout for "
-           "very long steps)",
-           backend_.rank(), index + 1, buckets_.size(), b.flat.size() * sizeof(float), opt_.timeout_s);
+  if (!wait_for(*b.work, opt_.timeout_s)) {
+    // Unfinished work waits for completion when destroyed, which would hang the unwinding
+    // forever: abandon it (the job is about to end).
+    for (auto& k : buckets_) (void)k.work.release();
+    fail("rank {}: the gradient all-reduce of bucket {} of {} ({} bytes) has not completed after {:.0f} s: "
+         "another rank has stopped (crashed, killed or hung); giving up (raise --dist-timeout for "
+         "very long steps)",
+         backend_.rank(), index + 1, buckets_.size(), b.flat.size() * sizeof(float), opt_.timeout_s);
   }
   b.done = true;
   b.t_done = now();

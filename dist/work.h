@@ -12,6 +12,7 @@
 // left in flight past its owner), swallowing errors: call wait() to see them.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 namespace bstack::dist {
@@ -33,6 +34,16 @@ class Work {
 };
 
 using WorkPtr = std::unique_ptr<Work>;
+
+// Polls w until it completes (true) or `timeout_s` seconds pass (false): the bounded wait that lets
+// a rank give up on a peer that stopped answering. After false, the caller should abandon the
+// work (`(void)ptr.release()`: destroying it would wait forever) and fail.
+inline bool wait_for(Work& w, double timeout_s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (!w.test())
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > timeout_s) return false;
+  return true;
+}
 
 // Work that is complete from the start (size-1 communicators, empty buffers).
 class DoneWork final : public Work {

@@ -10,8 +10,8 @@
 
 namespace bstack::dist {
 
-ZeroOptimizer::ZeroOptimizer(std::vector<Tensor> params, Backend& backend, const MakeOptimizer& make)
-    : Optimizer(std::move(params), 0), backend_(backend) {
+ZeroOptimizer::ZeroOptimizer(std::vector<Tensor> params, Backend& backend, const MakeOptimizer& make, double timeout_s)
+    : Optimizer(std::move(params), 0), backend_(backend), timeout_s_(timeout_s) {
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
     BSTACK_CHECK(p.dtype() == DType::f32 && p.is_contiguous(), "ZeRO-1: parameter {} must be a contiguous f32 tensor", i);
@@ -26,6 +26,14 @@ ZeroOptimizer::ZeroOptimizer(std::vector<Tensor> params, Backend& backend, const
   shard_param_.requires_grad_(true);
   inner_ = make({shard_param_});
   lr_ = inner_->lr();
+}
+
+void ZeroOptimizer::finish(WorkPtr w, const char* what) const {
+  if (!wait_for(*w, timeout_s_)) {
+    (void)w.release();  // destroying it would wait forever
+    fail("rank {}: the ZeRO-1 {} has not completed after {:.0f} s: another rank has stopped (crashed, killed or "
+         "hung); giving up", backend_.rank(), what, timeout_s_);
+  }
 }
 
 void ZeroOptimizer::step() {
@@ -48,7 +56,8 @@ void ZeroOptimizer::step() {
   // 1. averaged gradient of this rank's slice
   Tensor shard_grad = empty({static_cast<int64_t>(shard_)}, DType::f32);
   double t = since();
-  backend_.start_reduce_scatter(flat_grad_.data(), shard_grad.data<float>(), shard_, ReduceOp::Avg)->wait();
+  finish(backend_.start_reduce_scatter(flat_grad_.data(), shard_grad.data<float>(), shard_, ReduceOp::Avg),
+         "gradient reduce-scatter");
   last_comm_.push_back({"reduce_scatter", static_cast<double>(flat_grad_.size() * sizeof(float)), t, since() - t,
                         since() - t, 0});
   // 2. the wrapped optimizer on the slice, taken from the parameters as they are now (identical
@@ -68,7 +77,7 @@ void ZeroOptimizer::step() {
   t_ = inner_->steps();
   // 3. every rank's updated slice into every rank's parameters
   t = since();
-  backend_.start_allgather(shard_param_.data<float>(), flat_param_.data(), shard_)->wait();
+  finish(backend_.start_allgather(shard_param_.data<float>(), flat_param_.data(), shard_), "parameter all-gather");
   last_comm_.push_back({"allgather", static_cast<double>(flat_param_.size() * sizeof(float)), t, since() - t,
                         since() - t, 0});
   for (size_t i = 0; i < params_.size(); ++i)
@@ -86,7 +95,7 @@ std::map<std::string, Tensor> ZeroOptimizer::state() const {
                  "ZeRO-1: unexpected optimizer state '{}' (expected one entry per tensor, named PREFIX.0)", name);
     const std::string prefix = name.substr(0, name.size() - 1);
     const Tensor c = t.contiguous().to(DType::f32);
-    backend_.start_allgather(c.data<float>(), full.data(), shard_)->wait();
+    finish(backend_.start_allgather(c.data<float>(), full.data(), shard_), "optimizer-state all-gather");
     for (size_t i = 0; i < params_.size(); ++i) {
       Tensor s = empty(params_[i].shape(), DType::f32);
       std::memcpy(s.data<float>(), full.data() + offsets_[i], params_[i].numel() * sizeof(float));

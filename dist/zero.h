@@ -30,9 +30,12 @@ namespace bstack::dist {
 class ZeroOptimizer : public optim::Optimizer {
  public:
   using MakeOptimizer = std::function<std::unique_ptr<optim::Optimizer>(std::vector<Tensor>)>;
-  ZeroOptimizer(std::vector<Tensor> params, Backend& backend, const MakeOptimizer& make);
+  // timeout_s: how long a collective may wait for the other ranks before the step fails.
+  ZeroOptimizer(std::vector<Tensor> params, Backend& backend, const MakeOptimizer& make, double timeout_s = 300);
 
   void step() override;
+  // Runs `w` to completion within the timeout, or fails naming `what`.
+  void finish(WorkPtr w, const char* what) const;
   std::map<std::string, Tensor> state() const override;
   void load_state(const std::map<std::string, Tensor>& state, int64_t steps) override;
 
@@ -43,6 +46,7 @@ class ZeroOptimizer : public optim::Optimizer {
  private:
   Backend& backend_;
   size_t total_ = 0, shard_ = 0;
+  double timeout_s_;
   std::vector<size_t> offsets_;  // of each parameter in the flat vector
   Tensor shard_param_;           // this rank's slice of the parameters (the inner optimizer's)
   std::unique_ptr<optim::Optimizer> inner_;

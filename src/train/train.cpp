@@ -209,6 +209,8 @@ TrainResult run_training(const TrainConfig& cfg) {
     model->load_state_dict(read_group(r, "state"), cfg.resume);
     opt->load_state(read_group(r, "optim"), r.attr_int("train", "optimizer_steps"));
     first_epoch = r.attr_int("train", "next_epoch");
+    BSTACK_CHECK(first_epoch < cfg.epochs, "{}: already trained {} epochs; --epochs {} leaves nothing to do (give "
+                 "the total, more than {})", cfg.resume, first_epoch, cfg.epochs, first_epoch);
   }
 
   TrainResult res;

@@ -307,7 +307,8 @@ TEST(Communicator, NonBlockingCollectives) {
   {
     std::vector<float> f(1001);
     std::vector<double> d(1001);
-    for (size_t i = 0; i < f.size(); ++i) f[i] = static_cast<float>(r + 1 + static_cast<int>(i % 5));
+    for (size_t i = 0; i < f.size(); ++i)
+      f[i] = static_cast<float>(r + 1 + static_cast<int>(i % 5));
     for (size_t i = 0; i < d.size(); ++i) d[i] = r + 1 + static_cast<double>(i % 5);
     WorkPtr wf = c.iallreduce(f.data(), f.size(), ReduceOp::Sum);
     WorkPtr wd = c.iallreduce(d.data(), d.size(), ReduceOp::Avg);
@@ -382,7 +383,8 @@ TEST(Backend, MpiAllreduceAndReduceScatterAllgatherRoundTrip) {
     std::vector<WorkPtr> w;
     for (size_t j = 0; j < 3; ++j) {
       x[j] = rank_data<float>(c.rank(), sizes[j], 20 + j);
-      w.push_back(b->start_allreduce(x[j].data(), sizes[j], j == 1 ? ReduceOp::Avg : ReduceOp::Sum));
+      const ReduceOp op = j == 1 ? ReduceOp::Avg : ReduceOp::Sum;
+      w.push_back(b->start_allreduce(x[j].data(), sizes[j], op));
     }
     for (size_t j = 3; j-- > 0;) w[j]->wait();
     for (size_t j = 0; j < 3; ++j) {
