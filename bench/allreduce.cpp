@@ -16,7 +16,8 @@
 // untimed iterations, then `iters` back to back between two MPI_Wtime reads; a rank's time is
 // the mean per iteration, the side's time the maximum over ranks. The sides alternate within a
 // size (MPI, comm, backend, ring, rd, rabenseifner, then again) `rounds` times, and each keeps
-// its best round, so all see the same machine state on a shared host. algbw = S / t and busbw =
+// its best round, so all see the same machine state on a shared host (one untimed pass of every
+// side comes before the sweep: a process's first collectives set up connections). algbw = S / t and busbw =
 // algbw * 2(N-1)/N (walls/communication.h), S the bytes each rank contributes. Before timing,
 // each side's result is checked once on data whose sums are exact in floating point; the timed
 // buffers hold zeros, so repeated in-place sums stay finite (nonzero data would overflow to inf
@@ -138,23 +139,26 @@ int run(const Options& o) {
     sizes.push_back(s / 4 * 4);
   if (root) {
     fmt::print(human,
-               "bench_allreduce: {} ranks, float sum in place; sizes {} .. {} (x{})\n"
-               "method (nccl-tests): {} warm-up + {} timed iterations per size and side; time = "
-               "max over ranks of the mean per-iteration time (MPI_Wtime); sides alternate, {} "
-               "rounds, best round kept; algbw = S/t, busbw = algbw * 2(N-1)/N = algbw * {:.3f}; "
-               "each side validated before timing\n",
+               "bench_allreduce: {} ranks, float sum in place, sizes {} .. {} (x{} steps)\n"
+               "method (nccl-tests all_reduce_perf): per size and side {} warm-up + {} timed "
+               "iterations; time = max over ranks\n"
+               "  of the mean per-iteration time (MPI_Wtime); the sides alternate {} time(s) per "
+               "size, each keeping its best round;\n"
+               "  busbw (GB/s, 1 GB = 1e9 B) = algbw * 2(N-1)/N = S/t * {:.3f}; every side's "
+               "result checked before timing\n",
                N,
-               bstack::calibrate::human_bytes(static_cast<double>(sizes.empty() ? 0 : sizes.front())),
+               bstack::calibrate::human_bytes(sizes.empty() ? 0.0 : static_cast<double>(sizes[0])),
                bstack::calibrate::human_bytes(static_cast<double>(o.max_bytes)), o.factor,
                o.warmup, o.iters, o.rounds, bstack::walls::allreduce_bus_factor(N));
     if (model)
       fmt::print(human, "ring model (wall 14): T = 2(N-1) a + 2(N-1)/N S/b, a = {:.3g} us, "
                  "b = {:.3g} GB/s\n", o.alpha * 1e6, o.beta / 1e9);
     // Two header lines: the side, then its columns (time per all-reduce, bus bandwidth).
-    std::string names = fmt::format("{:>10} {:>9}", "", ""), units = fmt::format("{:>10} {:>9}", "size", "count");
+    std::string names = fmt::format("{:>10} {:>9}", "", "");
+    std::string units = fmt::format("{:>10} {:>9}", "size", "count");
     for (const Side& s : sides) {
       names += fmt::format(" | {:^20}", s.name);
-      units += fmt::format(" | {:>12} {:>7}", "time us", "busbw");
+      units += fmt::format(" | {:>12} {:>7}", "time us", "busbw");  // busbw in GB/s
     }
     names += fmt::format(" | {:^19}", "time ratio");
     units += fmt::format(" | {:>9} {:>9}", "comm/MPI", "bknd/MPI");
@@ -167,6 +171,11 @@ int run(const Options& o) {
 
   nlohmann::json rows = nlohmann::json::array();
   std::vector<float> buf(static_cast<size_t>(o.max_bytes / 4));
+  // One untimed pass of every side before the sweep: the first collectives of a process set up
+  // connections and shared-memory segments (measured: the first side's 4 B time ~10x otherwise).
+  if (!sizes.empty())
+    for (const Side& s : sides)
+      time_round(s, buf.data(), static_cast<size_t>(sizes[0] / 4), o.warmup, 1);
   for (uint64_t bytes : sizes) {
     const size_t n = static_cast<size_t>(bytes / 4);
     for (const Side& s : sides) validate(comm, s, buf, n);
@@ -181,9 +190,9 @@ int run(const Options& o) {
           bstack::walls::algorithm_bandwidth(static_cast<double>(bytes), t), N);
     };
     const double ratio_comm = best[1] / best[0], ratio_backend = best[2] / best[0];
-    const double predicted =
-        model ? bstack::walls::ring_allreduce_seconds({N, static_cast<double>(bytes), o.alpha, o.beta})
-              : 0;
+    const double predicted = model ? bstack::walls::ring_allreduce_seconds(
+                                         {N, static_cast<double>(bytes), o.alpha, o.beta})
+                                   : 0;
     if (root) {
       std::string line = fmt::format("{:>10} {:>9}",
                                      bstack::calibrate::human_bytes(static_cast<double>(bytes)), n);
