@@ -33,10 +33,10 @@ void add_train_options(CLI::App* cmd, TrainOptions& o) {
   g->add_option("--backend", o.dp.backend, "mpi | nccl (one GPU per rank)")
       ->check(CLI::IsMember({"mpi", "nccl"}))
       ->capture_default_str();
-  g->add_option("--allreduce", o.allreduce, "the gradient all-reduce: mpi (the library's own) | ring | rd "
-                "(recursive doubling) | rabenseifner")
-      ->check(CLI::IsMember({"mpi", "ring", "rd", "recursive-doubling", "rabenseifner"}))
-      ->capture_default_str();
+  g->add_option("--allreduce", o.allreduce, "the gradient all-reduce: ring | rd (recursive doubling) | "
+                "rabenseifner (bstack's own, non-blocking) | mpi (MPI_Iallreduce); default ring (with --backend "
+                "nccl: NCCL's own)")
+      ->check(CLI::IsMember({"mpi", "ring", "rd", "recursive-doubling", "rabenseifner"}));
   g->add_option("--bucket-kb", o.bucket_kb, "gradient bucket size in KiB (0: one all-reduce after backward)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
@@ -53,7 +53,9 @@ int run_train(const GlobalOptions& opts, TrainOptions o) {
   std::unique_ptr<dist::DataParallel> dp;
   dist::Communicator& world = dist::Communicator::world();
   if (world.size() > 1) {
-    o.dp.algorithm = dist::parse_algorithm(o.allreduce);
+    o.dp.algorithm = !o.allreduce.empty()     ? dist::parse_algorithm(o.allreduce)
+                     : o.dp.backend == "nccl" ? dist::Algorithm::Mpi
+                                              : dist::Algorithm::Ring;
     o.dp.bucket_bytes = static_cast<size_t>(o.bucket_kb * 1024);
     o.dp.overlap = !o.no_overlap;
     dp = std::make_unique<dist::DataParallel>(o.dp, world);

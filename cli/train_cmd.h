@@ -13,7 +13,7 @@ namespace bstack::cli {
 struct TrainOptions {
   train::TrainConfig cfg;
   dist::DataParallelOptions dp;
-  std::string allreduce = "mpi";
+  std::string allreduce;  // empty: ring for --backend mpi, NCCL's own for nccl
   double bucket_kb = 1024;
   bool no_overlap = false;
 };

@@ -165,6 +165,23 @@ j = json.loads(lines[0])
 assert 0 < j["alpha_s"] < 1e-3 and j["beta_bytes_per_s"] > 1e6, (j["alpha_s"], j["beta_bytes_per_s"])
 assert j["meta"]["ranks"] == "2"
 ' "$tmp/out"
+  # Data-parallel training: one JSON object (rank 0's), a trace per rank with its communication.
+  mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$BSTACK" --json --threads 1 train --model mlp \
+    --epochs 1 --max-steps 5 --batch 32 --bucket-kb 64 --trace "$tmp/run.h5" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  check "mpirun -np 2 train exits 0" test "$rc" -eq 0
+  check "mpirun -np 2 train prints one JSON object from rank 0" python3 -c '
+import json, sys
+lines = [l for l in open(sys.argv[1]).read().splitlines() if l.strip()]
+assert len(lines) == 1, "got %d lines" % len(lines)
+j = json.loads(lines[0])
+assert j["ranks"] == 2 and j["steps"] == 5 and "ring" in j["backend"], j
+assert j["backward_ms_per_step"] > 0 and j["exposed_comm_ms_per_step"] >= 0
+' "$tmp/out"
+  check "every rank writes its trace" test -f "$tmp/run.h5" -a -f "$tmp/run.rank1.h5"
+  run train --model mlp --epochs 1 --bucket-kb -3
+  check "train --bucket-kb negative exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'bucket-kb' '$tmp/err'"
+  run train --model mlp --epochs 1 --allreduce tree
+  check "train --allreduce unknown exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'tree' '$tmp/err'"
 fi
 
 # bstack walls: the table of the 22 walls and one wall explained, with a profile's values.
