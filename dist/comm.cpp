@@ -400,6 +400,27 @@ WorkPtr Communicator::ireduce_scatter(const float* send, float* recv, size_t cou
   return work;
 }
 
+WorkPtr Communicator::ibroadcast(void* data, size_t bytes, int root) {
+  check_open("ibroadcast");
+  BSTACK_CHECK(root >= 0 && root < size_, "Communicator::ibroadcast: root {} is not a rank (size {})", root, size_);
+  if (!uses_mpi() || bytes == 0) return std::make_unique<DoneWork>();
+  auto work = std::make_unique<MpiWork>();
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Ibcast(data, checked_count("ibroadcast", bytes), MPI_BYTE, root, comm_, &r));
+  work->add(r);
+  return work;
+}
+
+WorkPtr Communicator::ibarrier() {
+  check_open("ibarrier");
+  if (!uses_mpi()) return std::make_unique<DoneWork>();
+  auto work = std::make_unique<MpiWork>();
+  MPI_Request r = MPI_REQUEST_NULL;
+  BSTACK_MPI_CHECK(MPI_Ibarrier(comm_, &r));
+  work->add(r);
+  return work;
+}
+
 WorkPtr Communicator::iallgather(const void* send, size_t bytes, void* recv) {
   check_open("iallgather");
   if (!uses_mpi()) {

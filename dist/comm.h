@@ -115,6 +115,9 @@ class Communicator {
   [[nodiscard]] WorkPtr ireduce_scatter(const float* send, float* recv, size_t count,
                                         ReduceOp op = ReduceOp::Sum);
   [[nodiscard]] WorkPtr iallgather(const void* send, size_t bytes, void* recv);
+  // Non-blocking broadcast (MPI_Ibcast; at most INT_MAX bytes) and barrier (MPI_Ibarrier).
+  [[nodiscard]] WorkPtr ibroadcast(void* data, size_t bytes, int root = 0);
+  [[nodiscard]] WorkPtr ibarrier();
 
   // Ends MPI (collective: every rank calls it). Idempotent; later calls on a finalized
   // communicator throw. Runs at exit if not called. Only finalizes MPI that world() initialised.

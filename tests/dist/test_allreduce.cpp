@@ -354,6 +354,17 @@ TEST(Communicator, NonBlockingCollectives) {
     for (int q = 0; q < N; ++q)
       for (int j = 0; j < 3; ++j) ASSERT_EQ(all[3 * q + j], (j + 1) * q);
   }
+  {
+    // ibroadcast from the last rank, overlapped with an ibarrier.
+    double v[2] = {r == N - 1 ? 3.5 : -1.0, r == N - 1 ? -7.25 : -1.0};
+    auto b = c.ibroadcast(v, sizeof v, N - 1);
+    auto bar = c.ibarrier();
+    b->wait();
+    bar->wait();
+    EXPECT_EQ(v[0], 3.5);
+    EXPECT_EQ(v[1], -7.25);
+    EXPECT_THROW((void)c.ibroadcast(v, sizeof v, N), bstack::Error);
+  }
   if (N > 1 && r < 2) {
     // Request::test: completes without blocking, then stays done.
     int out = 42 + r, in = -1;
