@@ -19,6 +19,10 @@ struct Options {
   int threads = 0;        // "all threads": 0 = the kernels' thread count (kernels::num_threads())
   std::string scratch_dir;  // where the data-path section writes its temporary file ("" = $TMPDIR or /tmp)
   std::vector<std::string> sections;  // empty = all; names as in section_names()
+  // interconnect: the largest message of the sweeps (0 = 64 MiB; the ping-pong stops at 4 MiB or
+  // here). A slow link (100 Mbit/s) spends minutes on the 64 MiB sizes; capping them keeps the
+  // run short and the fits still see the bandwidth-bound regime.
+  size_t max_message_bytes = 0;
 };
 
 // Progress inside one section: fraction in [0, 1] and a few words on what runs now.

@@ -295,9 +295,11 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
   const SweepBudget bw_b{0.03 * scale, o.quick ? 2 : 10};
   const SweepBudget ar_b{0.04 * scale, o.quick ? 3 : 20};
 
-  const auto lat_sizes = power_of_two_sizes(1, size_t(4) << 20);
-  const auto bw_sizes = power_of_two_sizes(1, size_t(64) << 20);
-  const auto ar_sizes = power_of_two_sizes(4, size_t(64) << 20);
+  const size_t top = o.max_message_bytes ? o.max_message_bytes : size_t(64) << 20;
+  BSTACK_CHECK(top >= 4, "--max-message {} B: the sweeps need at least 4 B", top);
+  const auto lat_sizes = power_of_two_sizes(1, std::min(size_t(4) << 20, top));
+  const auto bw_sizes = power_of_two_sizes(1, top);
+  const auto ar_sizes = power_of_two_sizes(4, top);
   // Progress weights: the three sweeps take about the same time.
   auto report = [&](double base, size_t i, size_t n, const char* what, size_t bytes) {
     if (progress)

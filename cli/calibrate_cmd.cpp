@@ -108,6 +108,10 @@ void add_calibrate_options(CLI::App* cmd, CalibrateOptions& o) {
       ->check(CLI::IsMember(calibrate::section_names()));
   cmd->add_option("--scratch", o.run.scratch_dir, "Directory for the file-read test's scratch "
                                                   "file (default $TMPDIR, else /tmp)");
+  cmd->add_option("--max-message", o.run.max_message_bytes,
+                  "interconnect: the largest message of the sweeps (e.g. 4MiB; default 64 MiB): "
+                  "keeps a run over a slow link short")
+      ->transform(CLI::AsSizeValue(false));
   cmd->add_option("--show", o.show, "Print (and with --plot, plot) an existing profile, with "
                                     "--json also its raw samples; measure nothing");
 }
