@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# test_netns_cluster.sh: bstack's interconnect calibration over a real, shaped TCP network on one
+# machine (scripts/netns-cluster: network namespaces on a bridge, tc tbf on every link), checked
+# against the rate the links were shaped to.
+#
+#   tests/dist/test_netns_cluster.sh [path/to/bstack]     (default: build/bstack)
+#
+# Steps, each under its own `timeout`, timed and printed:
+#   1. up: 2 hosts, every link shaped to the first rate (tbf, both directions).
+#   2. per rate (BSTACK_NETNS_RATES, default "1gbit 100mbit"; the rates after the first are set
+#      with `netns-cluster shape`, i.e. tc qdisc change on the live links):
+#      `bstack calibrate --quick --sections interconnect --json` under mpirun across the two
+#      namespaces, then the profile's fits printed: p2p_alpha_s / p2p_beta_bytes_per_s (Hockney,
+#      over the ping-pong) and alpha_s / beta_bytes_per_s (ring, over the all-reduce).
+#   3. later steps (marked below): bench_allreduce and data-parallel `bstack train` across the
+#      cluster.
+#
+# What is checked, per rate R (bit/s), against the TCP goodput the link can carry,
+#   G = R/8 x 1448/1514   (the payload of a full frame: MTU 1500 - 20 IP - 32 TCP with
+#                          timestamps = 1448 B, in the 1514 B frame tbf counts):
+#   - the ping-pong bandwidth (bytes / half round trip) of calibrate's own samples of 1 MiB and
+#     more, the best of them, within +-20% of G. Only the large sizes: tbf limits the average rate
+#     but adds no serialization delay (a packet leaves at once while its bucket, 64 KiB, holds
+#     tokens), so a small message costs the stack's latency (~10 us) at any rate, and the
+#     whole-range fit calibrate records in p2p_beta_bytes_per_s comes out ~2x G (printed only).
+#     The best size, not a fit: other load on the machine only ever slows a size down.
+#     When it fails while other processes took more than BSTACK_NETNS_BUSY_PCT (default 10)
+#     percent of the machine's CPU time during the calibrate step (from /proc/stat, less the
+#     step's own processes' CPU time), the result is inconclusive: the test exits 77 (skip)
+#     saying so, or fails with BSTACK_NETNS_STRICT=1. At 1gbit a 2-core machine needs both cores
+#     for the two ranks and the kernel's packet processing (measured with a compiler running:
+#     best ping-pong 81 MB/s = 0.68 G, and a 3.6 ms 1 B latency, one 250 Hz scheduler tick).
+#   - no bandwidth calibrate measured at 1 MiB or more (ping-pong, OSU bandwidth, all-reduce
+#     algbw) exceeds 1.2 G: more would mean the traffic did not cross the shaped links
+#     (e.g. a shared-memory transport between the namespaces).
+#   - beta of the Hockney model fitted (least squares) to those ping-pong samples >= 1 MiB, the
+#     profile's beta_bytes_per_s (ring fit over the all-reduce, what wall 14 uses) and
+#     p2p_bandwidth_bytes_per_s (OSU bandwidth at 64 MiB), each within +-20% of G: a warning, or
+#     a failure with BSTACK_NETNS_STRICT=1. Both "hosts" share this machine's cores with the
+#     kernel's packet processing, so other load on it pulls these down (1gbit, 2-core machine,
+#     quiet: 1.03 G, 0.98 G, 0.99 G; with a compiler running: 0.72 G, 0.64 G, 0.83 G).
+#
+# Time (2-core machine, --quick): calibrate at 1gbit 43-55 s; at 100mbit 410 s (its bandwidth
+# sweep sends 128 MiB per window at every size from 2 to 64 MiB, at least 4 windows each, ~45 s
+# per size: calibrate has no option to cap the message size); bench_allreduce ~40 s at 100mbit.
+# Set BSTACK_NETNS_RATES=1gbit for the short run. Per-step limit: BSTACK_NETNS_STEP_TIMEOUT
+# seconds (default 1200).
+#
+# Needs root (network namespaces, tc) and Open MPI; exits 77 (skip) where the cluster cannot be
+# made. The cluster is taken down on every exit (trap), a killed step included.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BSTACK=$(realpath -s -m "${1:-$ROOT/build/bstack}")
+CLUSTER=$ROOT/scripts/netns-cluster
+RATES=${BSTACK_NETNS_RATES:-1gbit 100mbit}
+STEP_TIMEOUT=${BSTACK_NETNS_STEP_TIMEOUT:-1200}
+BUSY_PCT=${BSTACK_NETNS_BUSY_PCT:-10}
+PREFIX="bsnt${$}x"  # unique per run: parallel runs get separate clusters
+readonly SKIP=77
+
+exec 3>&2  # the test's own messages, whatever a step's stderr is redirected to
+say() { printf '[netns-cluster test] %s\n' "$*" >&3; }
+[[ -x $BSTACK ]] || { say "FAIL: no bstack executable at $BSTACK"; exit 1; }
+command -v jq >/dev/null 2>&1 || { say "skipped: needs jq"; exit $SKIP; }
+command -v python3 >/dev/null 2>&1 || { say "skipped: needs python3"; exit $SKIP; }
+command -v mpirun >/dev/null 2>&1 || { say "skipped: needs mpirun (Open MPI)"; exit $SKIP; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/netns-cluster-test.XXXXXX")
+cleanup() {
+  local rc=$?
+  "$CLUSTER" down --prefix "$PREFIX" >/dev/null 2>&1 || true
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+
+# Run a step under `timeout`; on a timeout or failure, fail the test naming the step (and show
+# the end of STEP_LOG, when set, where the step's stderr went).
+STEP_LOG=""
+step() {
+  local name=$1 rc=0 t0
+  shift
+  t0=$(now)
+  timeout --kill-after=15 "$STEP_TIMEOUT" "$@" || rc=$?
+  if ((rc != 0)) && [[ -n $STEP_LOG && -s $STEP_LOG ]]; then tail -30 "$STEP_LOG" >&3; fi
+  if ((rc == 124 || rc == 137)); then
+    say "FAIL: step '$name' ran past ${STEP_TIMEOUT} s"
+    exit 1
+  fi
+  if ((rc == SKIP)); then
+    say "skipped: step '$name' says this machine cannot host the cluster"
+    exit $SKIP
+  fi
+  if ((rc != 0)); then
+    say "FAIL: step '$name' exited $rc"
+    exit 1
+  fi
+  say "step '$name' took $(since "$t0") s"
+}
+
+# A step's command under a wrapper that writes the CPU time (user + system, seconds) of it and
+# all its descendants (mpirun waits for its daemons, they for the ranks) to the file $1.
+cat >"$TMP/rusage.py" <<'EOF'
+import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:])
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{r.ru_utime + r.ru_stime}\n")
+sys.exit(rc)
+EOF
+
+# Percent of the machine's CPU time (all cores, wall time t0..t1) that processes other than the
+# step's own used: user + nice + system time from /proc/stat (interrupt and softirq time, the
+# packets' processing, is left out on both sides), less the step's CPU time.
+other_cpu_pct() {  # $1, $2 = /proc/stat's "cpu" line before, after; $3 = step CPU s; $4, $5 = t0, t1
+  python3 - "$@" <<'EOF'
+import os, sys
+a, b = [list(map(int, line.split()[1:4])) for line in sys.argv[1:3]]
+hz, ncpu = os.sysconf("SC_CLK_TCK"), os.cpu_count()
+busy = (sum(b) - sum(a)) / hz
+wall = float(sys.argv[5]) - float(sys.argv[4])
+print(f"{max(0.0, 100 * (busy - float(sys.argv[3])) / (wall * ncpu)):.1f}")
+EOF
+}
+
+# ---- 1. the cluster ---------------------------------------------------------------------------
+read -r -a RATE_LIST <<<"$RATES"
+((${#RATE_LIST[@]} >= 1)) || { say "FAIL: BSTACK_NETNS_RATES is empty"; exit 1; }
+step "up" "$CLUSTER" up --hosts 2 --rate "${RATE_LIST[0]}" --prefix "$PREFIX"
+
+# The checks on one calibrate profile (JSON of `calibrate --show --json`): prints the fits; exits
+# 1 when a check fails, 3 when only the rate check failed and the machine was busy (inconclusive).
+check_profile() {  # $1 = profile JSON, $2 = rate in bit/s, $3 = rate as given, $4 = busy (0|1)
+  python3 - "$1" "$2" "$3" "$4" <<'EOF'
+import json, os, sys
+
+j = json.load(open(sys.argv[1]))
+rate_bits, rate_name, busy = float(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
+goodput = rate_bits / 8 * 1448 / 1514
+big = 1 << 20  # 16x the tbf bucket: these sizes cross the shaped link at its rate
+
+def rows(name):
+    s = j["series"][name]
+    return [dict(zip(s["columns"], r)) for r in s["rows"]]
+
+def line_fit(x, y):  # least squares y = a + b x
+    n = len(x)
+    mx, my = sum(x) / n, sum(y) / n
+    sxx = sum((u - mx) ** 2 for u in x)
+    b = sum((u - mx) * (v - my) for u, v in zip(x, y)) / sxx
+    return my - b * mx, b
+
+pp = [r for r in rows("interconnect/pingpong") if r["bytes"] >= big]
+a_pp, slope = line_fit([r["bytes"] for r in pp], [r["half_round_trip_s"] for r in pp])
+beta_pp = 1 / slope
+ar = [r for r in rows("interconnect/allreduce") if r["bytes"] >= big]
+bw = [r for r in rows("interconnect/bandwidth") if r["bytes"] >= big]
+
+MB = 1e6
+print(f"rate {rate_name}: tbf {rate_bits / 8 / MB:.1f} MB/s, TCP goodput G = {goodput / MB:.1f} MB/s")
+print(f"  profile  p2p_latency_s        = {j['p2p_latency_s'] * 1e6:8.2f} us   (1 B half round trip)")
+print(f"  profile  p2p_alpha_s          = {j['p2p_alpha_s'] * 1e6:8.2f} us   "
+      f"p2p_beta_bytes_per_s = {j['p2p_beta_bytes_per_s'] / MB:8.1f} MB/s  "
+      f"(Hockney, 1 B .. 4 MiB, R^2 {j['params']['p2p_beta_bytes_per_s'].get('r2', float('nan')):.3f})")
+print(f"  profile  alpha_s              = {j['alpha_s'] * 1e6:8.2f} us   "
+      f"beta_bytes_per_s     = {j['beta_bytes_per_s'] / MB:8.1f} MB/s  "
+      f"(ring all-reduce, 4 B .. 64 MiB, R^2 {j['params']['beta_bytes_per_s'].get('r2', float('nan')):.3f})")
+print(f"  profile  p2p_bandwidth        = {j['p2p_bandwidth_bytes_per_s'] / MB:8.1f} MB/s (OSU bw, 64 MiB)")
+print(f"  large    Hockney >= 1 MiB     : alpha {a_pp * 1e6:8.1f} us, beta {beta_pp / MB:8.1f} MB/s "
+      f"= {beta_pp / goodput:.3f} G")
+for r in ar:
+    print(f"  all-reduce {r['bytes'] / big:6.0f} MiB: max {r['max_s'] * 1e3:9.2f} ms, "
+          f"algbw {r['algbw_bytes_per_s'] / MB:7.1f} MB/s = {r['algbw_bytes_per_s'] / goodput:.3f} G")
+for n in j.get("notes", []):
+    print(f"  note: {n}")
+
+failed, rate_failed, soft = [], [], []
+best_size, best = max(((r["bytes"], r["bytes"] / r["half_round_trip_s"]) for r in pp),
+                      key=lambda x: x[1])
+print(f"  large    best ping-pong       : {best / MB:8.1f} MB/s = {best / goodput:.3f} G "
+      f"(at {best_size / big:.0f} MiB)")
+if not 0.8 * goodput <= best <= 1.2 * goodput:
+    rate_failed.append(f"the best ping-pong bandwidth over >= 1 MiB is {best / MB:.1f} MB/s, outside "
+                  f"+-20% of the goodput {goodput / MB:.1f} MB/s of a {rate_name} link")
+if not 0.8 * goodput <= beta_pp <= 1.2 * goodput:
+    soft.append(f"Hockney beta over the ping-pong >= 1 MiB = {beta_pp / MB:.1f} MB/s = "
+                f"{beta_pp / goodput:.2f} G, outside +-20% of G")
+for what, series in (("ping-pong", [(r["bytes"], r["bytes"] / r["half_round_trip_s"]) for r in pp]),
+                     ("OSU bandwidth", [(r["bytes"], r["bytes_per_s"]) for r in bw]),
+                     ("all-reduce algbw", [(r["bytes"], r["algbw_bytes_per_s"]) for r in ar])):
+    size, v = max(series, key=lambda x: x[1])
+    if v > 1.2 * goodput:
+        failed.append(f"{what} at {size / big:.0f} MiB ran at {v / MB:.1f} MB/s, faster than the "
+                      f"{rate_name} link can carry: the traffic did not cross the shaped link")
+for key, what in (("beta_bytes_per_s", "ring all-reduce beta (whole range)"),
+                  ("p2p_bandwidth_bytes_per_s", "OSU bandwidth at 64 MiB")):
+    v = j[key]
+    if not 0.8 * goodput <= v <= 1.2 * goodput:
+        soft.append(f"{what} {key} = {v / MB:.1f} MB/s = {v / goodput:.2f} G, outside +-20% of G")
+strict = os.environ.get("BSTACK_NETNS_STRICT") == "1"
+for f in soft:
+    print(f"  {'FAIL' if strict else 'WARNING (other load on this machine?)'}: {f}")
+inconclusive = busy and not strict and not failed and bool(rate_failed)
+for f in rate_failed:
+    print(f"  {'INCONCLUSIVE (the machine was busy)' if inconclusive else 'FAIL'}: {f}")
+for f in failed:
+    print(f"  FAIL: {f}")
+if inconclusive:
+    sys.exit(3)
+sys.exit(1 if failed or rate_failed or (strict and soft) else 0)
+EOF
+}
+
+rate_bits() {  # tc rate units: bit, kbit, mbit, gbit (decimal)
+  python3 - "$1" <<'EOF'
+import re, sys
+m = re.fullmatch(r"([0-9.]+)(bit|kbit|mbit|gbit)", sys.argv[1].lower())
+if not m:
+    sys.exit(f"rate '{sys.argv[1]}': give it as N[k|m|g]bit")
+print(float(m[1]) * {"bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9}[m[2]])
+EOF
+}
+
+# ---- 2. calibrate's interconnect section at each rate ----------------------------------------
+declare -A ALPHA BETA
+failures=0
+inconclusive=0
+first=1
+for rate in "${RATE_LIST[@]}"; do
+  bits=$(rate_bits "$rate")
+  if ((first == 0)); then
+    step "shape $rate" "$CLUSTER" shape --rate "$rate" --prefix "$PREFIX"
+  fi
+  first=0
+  profile=$TMP/p_$rate.h5
+  STEP_LOG=$TMP/run_$rate.err
+  stat0=$(head -1 /proc/stat)
+  t0=$(now)
+  step "calibrate interconnect at $rate" python3 "$TMP/rusage.py" "$TMP/cpu_$rate" \
+    "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
+    "$BSTACK" calibrate --quick --sections interconnect -o "$profile" --json \
+    >"$TMP/run_$rate.json" 2>"$STEP_LOG"
+  STEP_LOG=""
+  other=$(other_cpu_pct "$stat0" "$(head -1 /proc/stat)" "$(cat "$TMP/cpu_$rate")" "$t0" "$(now)")
+  busy=$(python3 -c "import sys; print(int(float(sys.argv[1]) > float(sys.argv[2])))" "$other" "$BUSY_PCT")
+  if ((busy)); then
+    say "other processes used ${other}% of this machine's CPU time during the step (busy: more than ${BUSY_PCT}%)"
+  else
+    say "other processes used ${other}% of this machine's CPU time during the step"
+  fi
+  jq -e '.beta_bytes_per_s and .p2p_beta_bytes_per_s' "$TMP/run_$rate.json" >/dev/null ||
+    { say "FAIL: calibrate's JSON at $rate has no interconnect fits"; cat "$TMP/run_$rate.json" >&2; exit 1; }
+  "$BSTACK" calibrate --show "$profile" --json >"$TMP/show_$rate.json" 2>/dev/null
+  rc=0
+  check_profile "$TMP/show_$rate.json" "$bits" "$rate" "$busy" || rc=$?
+  if ((rc == 3)); then
+    inconclusive=$((inconclusive + 1))
+  elif ((rc != 0)); then
+    failures=$((failures + 1))
+  fi
+  ALPHA[$rate]=$(jq -r .alpha_s "$TMP/show_$rate.json")
+  BETA[$rate]=$(jq -r .beta_bytes_per_s "$TMP/show_$rate.json")
+done
+
+# ---- 3. LATER STEPS ---------------------------------------------------------------------------
+# >>> LATER STEPS (issue 7): add them here, under the last rate's shaping, each through `step`
+# so it is bounded in time, and with a check that can fail.
+#   (a) bench_allreduce (bench/allreduce.cpp): bstack's ring / rd / rabenseifner all-reduce and
+#       MPI_Allreduce across the cluster, the ring model's prediction from the fitted alpha/beta
+#       beside the measured ring (--alpha/--beta). Run below when the build has it; its check
+#       (measured ring within X% of the prediction) is still to be written.
+#       Measured here (2 ranks, 1 MiB): MPI_Allreduce and bstack's ring take ~1.7x the model at
+#       100mbit with Open MPI's default btl_tcp_eager_limit (64 KiB) and match it with
+#       `--mpirun-arg --mca --mpirun-arg btl_tcp_eager_limit --mpirun-arg 1048576`.
+#   (b) data-parallel training (the lead's), e.g.
+#         step "train" "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
+#           "$BSTACK" --threads 1 train --model mlp --epochs 1 --max-steps 50 --json
+#       (runs today: 100mbit, 23.8 ms/step, 23.5 of them waiting for the all-reduce of 50826
+#       float gradients; 17.5 with the eager limit above; ring model 17.5 ms), then a check of its
+#       exposed_comm_ms_per_step against the ring model on the fitted alpha/beta.
+last=${RATE_LIST[-1]}
+BENCH=""
+for b in "$(dirname "$BSTACK")/bench/bench_allreduce" "$(dirname "$BSTACK")/bench/allreduce"; do
+  [[ -x $b ]] && { BENCH=$b; break; }
+done
+if [[ -n $BENCH ]]; then
+  step "bench_allreduce at $last" "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
+    "$BENCH" --max-bytes 4MiB --factor 4 --iters 5 --warmup 2 --rounds 1 \
+    --alpha "${ALPHA[$last]}" --beta "${BETA[$last]}"
+else
+  say "later step (a) not run: no bench_allreduce beside $BSTACK (configure with -DBSTACK_BENCH=ON)"
+fi
+# <<< LATER STEPS
+
+if ((failures > 0)); then
+  say "FAIL: $failures rate(s) failed their checks (see above)"
+  exit 1
+fi
+if ((inconclusive > 0)); then
+  say "skipped: $inconclusive rate(s) inconclusive: the link rate was not reached while other" \
+    "processes were busy on this machine (rerun on a quiet one; BSTACK_NETNS_STRICT=1 fails instead)"
+  exit $SKIP
+fi
+say "PASS"
