@@ -9,8 +9,9 @@
 #   1. up: 2 hosts, every link shaped to the first rate (tbf, both directions).
 #   2. per rate (BSTACK_NETNS_RATES, default "1gbit 100mbit"; the rates after the first are set
 #      with `netns-cluster shape`, i.e. tc qdisc change on the live links):
-#      `bstack calibrate --quick --sections interconnect --json` under mpirun across the two
-#      namespaces, then the profile's fits printed: p2p_alpha_s / p2p_beta_bytes_per_s (Hockney,
+#      `bstack calibrate --quick --sections interconnect --max-message M --json` under mpirun
+#      across the two namespaces (M = BSTACK_NETNS_MAX_MESSAGE, default 4MiB; empty: calibrate's
+#      own 64 MiB), then the profile's fits printed: p2p_alpha_s / p2p_beta_bytes_per_s (Hockney,
 #      over the ping-pong) and alpha_s / beta_bytes_per_s (ring, over the all-reduce).
 #   3. later steps (marked below): bench_allreduce and data-parallel `bstack train` across the
 #      cluster.
@@ -35,16 +36,16 @@
 #     (e.g. a shared-memory transport between the namespaces).
 #   - beta of the Hockney model fitted (least squares) to those ping-pong samples >= 1 MiB, the
 #     profile's beta_bytes_per_s (ring fit over the all-reduce, what wall 14 uses) and
-#     p2p_bandwidth_bytes_per_s (OSU bandwidth at 64 MiB), each within +-20% of G: a warning, or
+#     p2p_bandwidth_bytes_per_s (OSU bandwidth at the largest size), each within +-20% of G: a warning, or
 #     a failure with BSTACK_NETNS_STRICT=1. Both "hosts" share this machine's cores with the
 #     kernel's packet processing, so other load on it pulls these down (1gbit, 2-core machine,
 #     quiet: 1.03 G, 0.98 G, 0.99 G; with a compiler running: 0.72 G, 0.64 G, 0.83 G).
 #
-# Time (2-core machine, --quick): calibrate at 1gbit 43-55 s; at 100mbit 410 s (its bandwidth
-# sweep sends 128 MiB per window at every size from 2 to 64 MiB, at least 4 windows each, ~45 s
-# per size: calibrate has no option to cap the message size); bench_allreduce ~40 s at 100mbit.
-# Set BSTACK_NETNS_RATES=1gbit for the short run. Per-step limit: BSTACK_NETNS_STEP_TIMEOUT
-# seconds (default 1200).
+# Time (2-core machine, --quick) of the calibrate step at 100mbit: 152 s with --max-message 4MiB,
+# 50 s with 1MiB, 410 s up to 64 MiB (the bandwidth sweep sends 128 MiB per window at every size
+# from 2 MiB up, at least 4 windows each: ~45 s per size); at 1gbit 42-55 s up to 64 MiB.
+# bench_allreduce ~40 s at 100mbit. BSTACK_NETNS_RATES=1gbit gives the short run. Per-step
+# limit: BSTACK_NETNS_STEP_TIMEOUT seconds (default 1200).
 #
 # Needs root (network namespaces, tc) and Open MPI; exits 77 (skip) where the cluster cannot be
 # made. The cluster is taken down on every exit (trap), a killed step included.
@@ -56,6 +57,7 @@ CLUSTER=$ROOT/scripts/netns-cluster
 RATES=${BSTACK_NETNS_RATES:-1gbit 100mbit}
 STEP_TIMEOUT=${BSTACK_NETNS_STEP_TIMEOUT:-1200}
 BUSY_PCT=${BSTACK_NETNS_BUSY_PCT:-10}
+MAX_MESSAGE=${BSTACK_NETNS_MAX_MESSAGE-4MiB}
 PREFIX="bsnt${$}x"  # unique per run: parallel runs get separate clusters
 readonly SKIP=77
 
@@ -156,8 +158,13 @@ def line_fit(x, y):  # least squares y = a + b x
     return my - b * mx, b
 
 pp = [r for r in rows("interconnect/pingpong") if r["bytes"] >= big]
-a_pp, slope = line_fit([r["bytes"] for r in pp], [r["half_round_trip_s"] for r in pp])
-beta_pp = 1 / slope
+if not pp:
+    print(f"  FAIL: no ping-pong sample of 1 MiB or more (is --max-message below 1 MiB?)")
+    sys.exit(1)
+a_pp, beta_pp = float("nan"), float("nan")
+if len(pp) >= 2:
+    a_pp, slope = line_fit([r["bytes"] for r in pp], [r["half_round_trip_s"] for r in pp])
+    beta_pp = 1 / slope if slope > 0 else float("inf")
 ar = [r for r in rows("interconnect/allreduce") if r["bytes"] >= big]
 bw = [r for r in rows("interconnect/bandwidth") if r["bytes"] >= big]
 
@@ -166,13 +173,14 @@ print(f"rate {rate_name}: tbf {rate_bits / 8 / MB:.1f} MB/s, TCP goodput G = {go
 print(f"  profile  p2p_latency_s        = {j['p2p_latency_s'] * 1e6:8.2f} us   (1 B half round trip)")
 print(f"  profile  p2p_alpha_s          = {j['p2p_alpha_s'] * 1e6:8.2f} us   "
       f"p2p_beta_bytes_per_s = {j['p2p_beta_bytes_per_s'] / MB:8.1f} MB/s  "
-      f"(Hockney, 1 B .. 4 MiB, R^2 {j['params']['p2p_beta_bytes_per_s'].get('r2', float('nan')):.3f})")
+      f"(Hockney, whole range, R^2 {j['params']['p2p_beta_bytes_per_s'].get('r2', float('nan')):.3f})")
 print(f"  profile  alpha_s              = {j['alpha_s'] * 1e6:8.2f} us   "
       f"beta_bytes_per_s     = {j['beta_bytes_per_s'] / MB:8.1f} MB/s  "
-      f"(ring all-reduce, 4 B .. 64 MiB, R^2 {j['params']['beta_bytes_per_s'].get('r2', float('nan')):.3f})")
-print(f"  profile  p2p_bandwidth        = {j['p2p_bandwidth_bytes_per_s'] / MB:8.1f} MB/s (OSU bw, 64 MiB)")
+      f"(ring all-reduce, whole range, R^2 {j['params']['beta_bytes_per_s'].get('r2', float('nan')):.3f})")
+print(f"  profile  p2p_bandwidth        = {j['p2p_bandwidth_bytes_per_s'] / MB:8.1f} MB/s "
+      f"(OSU bw, largest size)")
 print(f"  large    Hockney >= 1 MiB     : alpha {a_pp * 1e6:8.1f} us, beta {beta_pp / MB:8.1f} MB/s "
-      f"= {beta_pp / goodput:.3f} G")
+      f"= {beta_pp / goodput:.3f} G{'' if len(pp) >= 2 else ' (one size: no fit)'}")
 for r in ar:
     print(f"  all-reduce {r['bytes'] / big:6.0f} MiB: max {r['max_s'] * 1e3:9.2f} ms, "
           f"algbw {r['algbw_bytes_per_s'] / MB:7.1f} MB/s = {r['algbw_bytes_per_s'] / goodput:.3f} G")
@@ -187,7 +195,7 @@ print(f"  large    best ping-pong       : {best / MB:8.1f} MB/s = {best / goodpu
 if not 0.8 * goodput <= best <= 1.2 * goodput:
     rate_failed.append(f"the best ping-pong bandwidth over >= 1 MiB is {best / MB:.1f} MB/s, outside "
                   f"+-20% of the goodput {goodput / MB:.1f} MB/s of a {rate_name} link")
-if not 0.8 * goodput <= beta_pp <= 1.2 * goodput:
+if len(pp) >= 2 and not 0.8 * goodput <= beta_pp <= 1.2 * goodput:
     soft.append(f"Hockney beta over the ping-pong >= 1 MiB = {beta_pp / MB:.1f} MB/s = "
                 f"{beta_pp / goodput:.2f} G, outside +-20% of G")
 for what, series in (("ping-pong", [(r["bytes"], r["bytes"] / r["half_round_trip_s"]) for r in pp]),
@@ -198,7 +206,7 @@ for what, series in (("ping-pong", [(r["bytes"], r["bytes"] / r["half_round_trip
         failed.append(f"{what} at {size / big:.0f} MiB ran at {v / MB:.1f} MB/s, faster than the "
                       f"{rate_name} link can carry: the traffic did not cross the shaped link")
 for key, what in (("beta_bytes_per_s", "ring all-reduce beta (whole range)"),
-                  ("p2p_bandwidth_bytes_per_s", "OSU bandwidth at 64 MiB")):
+                  ("p2p_bandwidth_bytes_per_s", "OSU bandwidth at the largest size")):
     v = j[key]
     if not 0.8 * goodput <= v <= 1.2 * goodput:
         soft.append(f"{what} {key} = {v / MB:.1f} MB/s = {v / goodput:.2f} G, outside +-20% of G")
@@ -243,7 +251,8 @@ for rate in "${RATE_LIST[@]}"; do
   t0=$(now)
   step "calibrate interconnect at $rate" python3 "$TMP/rusage.py" "$TMP/cpu_$rate" \
     "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
-    "$BSTACK" calibrate --quick --sections interconnect -o "$profile" --json \
+    "$BSTACK" calibrate --quick --sections interconnect ${MAX_MESSAGE:+--max-message "$MAX_MESSAGE"} \
+    -o "$profile" --json \
     >"$TMP/run_$rate.json" 2>"$STEP_LOG"
   STEP_LOG=""
   other=$(other_cpu_pct "$stat0" "$(head -1 /proc/stat)" "$(cat "$TMP/cpu_$rate")" "$t0" "$(now)")
