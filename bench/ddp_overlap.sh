@@ -17,16 +17,16 @@
 #   scaling     samples/s(overlap) / (P * samples/s(one)): 1.0 is perfect; weak scaling per rank
 #               is not what this measures (the global batch is fixed, each rank gets B / P)
 # Usage: bench/ddp_overlap.sh [path/to/bstack] [rounds]
-#   env: MODELS ("cnn gpt-tiny"), NP (2), THREADS (1), BUCKET_KB (cnn 16, gpt-tiny 64), LAUNCH (a prefix for mpirun,
-#   e.g. "scripts/netns-cluster run --" to run across the shaped namespaces), MPIRUN_ARGS
+#   env: MODELS ("cnn gpt-tiny"), NP (2), THREADS (1), BUCKET_KB (cnn 16, gpt-tiny 64), MPIRUN (the
+#   launcher command, default "mpirun -np $NP --bind-to none"; e.g. "scripts/netns-cluster run --np 2 --"
+#   to run across the shaped namespaces)
 set -euo pipefail
 BSTACK=${1:-build/bstack}
 ROUNDS=${2:-3}
 MODELS=${MODELS:-cnn gpt-tiny}
 NP=${NP:-2}
 THREADS=${THREADS:-1}
-LAUNCH=${LAUNCH:-}
-MPIRUN_ARGS=${MPIRUN_ARGS:---bind-to none}
+MPIRUN=${MPIRUN:-mpirun -np $NP --bind-to none}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 command -v python3 >/dev/null || { echo "needs python3 to read the JSON" >&2; exit 1; }
 
@@ -48,7 +48,7 @@ field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read().strip()
 echo "method: $ROUNDS rounds of {1 process, 1 process at batch / $NP, mpirun -np $NP overlapped, mpirun -np $NP"
 echo "        --no-overlap}, alternating;"
 echo "        best ms/step of the rounds; $THREADS thread(s) per rank; one epoch capped at a number of steps"
-echo "        (the first step of each run included); launcher: ${LAUNCH:-mpirun} $MPIRUN_ARGS"
+echo "        (the first step of each run included); launcher: $MPIRUN"
 for model in $MODELS; do echo "        $model: $(settings "$model"), buckets of $(bucket "$model") KiB"; done
 printf "%-9s %-22s %9s %9s %12s %12s %8s %8s\n" model config ms/step samples/s backward_ms exposed_ms hidden scaling
 for model in $MODELS; do
@@ -61,11 +61,11 @@ for model in $MODELS; do
     j=$("$BSTACK" --json --threads "$THREADS" train --model "$model" "${sl[@]}" 2>/dev/null)
     ms=$(field ms_per_step <<<"$j"); if python3 -c "import sys; sys.exit(not $ms < $best_local)"; then best_local=$ms; local=$j; fi
     # shellcheck disable=SC2086
-    j=$($LAUNCH mpirun -np "$NP" $MPIRUN_ARGS "$BSTACK" --json --threads "$THREADS" train --model "$model" \
+    j=$($MPIRUN "$BSTACK" --json --threads "$THREADS" train --model "$model" \
         "${s[@]}" --bucket-kb "$(bucket "$model")" 2>/dev/null)
     ms=$(field ms_per_step <<<"$j"); if python3 -c "import sys; sys.exit(not $ms < $best_on)"; then best_on=$ms; on=$j; fi
     # shellcheck disable=SC2086
-    j=$($LAUNCH mpirun -np "$NP" $MPIRUN_ARGS "$BSTACK" --json --threads "$THREADS" train --model "$model" \
+    j=$($MPIRUN "$BSTACK" --json --threads "$THREADS" train --model "$model" \
         "${s[@]}" --bucket-kb "$(bucket "$model")" --no-overlap 2>/dev/null)
     ms=$(field ms_per_step <<<"$j"); if python3 -c "import sys; sys.exit(not $ms < $best_off)"; then best_off=$ms; off=$j; fi
   done
