@@ -16,32 +16,19 @@
 #include <vector>
 
 #include "calibrate/gpu_kernels.h"
+#include "dist/cuda_check.h"
 #if BSTACK_HAS_NCCL
 #include <nccl.h>
 #endif
 
-// Every fallible CUDA, cuBLAS and NCCL call goes through one of these: the call, the file:line
-// and the library's own error string (llm.c's cudaCheck).
-#define BSTACK_CUDA_CHECK(call)                                                              \
-  do {                                                                                       \
-    const cudaError_t bstack_e_ = (call);                                                    \
-    if (bstack_e_ != cudaSuccess)                                                            \
-      ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__,                    \
-                     cudaGetErrorString(bstack_e_));                                         \
-  } while (0)
+// CUDA and NCCL calls are checked by dist/cuda_check.h's macros; cuBLAS calls by this one (the
+// call, file:line and cuBLAS's own error string).
 #define BSTACK_CUBLAS_CHECK(call)                                                            \
   do {                                                                                       \
     const cublasStatus_t bstack_s_ = (call);                                                 \
     if (bstack_s_ != CUBLAS_STATUS_SUCCESS)                                                  \
       ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__,                    \
                      cublasGetStatusString(bstack_s_));                                      \
-  } while (0)
-#define BSTACK_NCCL_CHECK(call)                                                              \
-  do {                                                                                       \
-    const ncclResult_t bstack_r_ = (call);                                                   \
-    if (bstack_r_ != ncclSuccess)                                                            \
-      ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__,                    \
-                     ncclGetErrorString(bstack_r_));                                         \
   } while (0)
 #endif
 

@@ -57,6 +57,7 @@
 #include <utility>
 #include <vector>
 
+#include "dist/cuda_check.h"
 #include "src/error.h"
 
 // ncclAvg (the all-reduce average without a second pass) arrived in NCCL 2.10.
@@ -67,38 +68,10 @@
 namespace bstack::dist {
 namespace {
 
-// NCCL's own text for a result, plus its description of the last error where it has one
-// ("Duplicate GPU detected : rank 1 and rank 0 both on CUDA device 1e000", ...).
-std::string nccl_error_text(ncclResult_t r) {
-  std::string text = ncclGetErrorString(r);
-  const char* last = ncclGetLastError(nullptr);
-  if (last != nullptr && last[0] != '\0') {
-    text += " (";
-    text += last;
-    text += ")";
-  }
-  return text;
-}
 
 }  // namespace
 }  // namespace bstack::dist
 
-// Every fallible CUDA and NCCL call goes through one of these: the call, file:line and the
-// library's error string (llm.c's cudaCheck; the same macros as calibrate/gpu.cpp).
-#define BSTACK_CUDA_CHECK(call)                                           \
-  do {                                                                    \
-    const cudaError_t bstack_e_ = (call);                                 \
-    if (bstack_e_ != cudaSuccess)                                         \
-      ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__, \
-                     cudaGetErrorString(bstack_e_));                      \
-  } while (0)
-#define BSTACK_NCCL_CHECK(call)                                           \
-  do {                                                                    \
-    const ncclResult_t bstack_r_ = (call);                                \
-    if (bstack_r_ != ncclSuccess)                                         \
-      ::bstack::fail("{} failed at {}:{}: {}", #call, __FILE__, __LINE__, \
-                     ::bstack::dist::nccl_error_text(bstack_r_));         \
-  } while (0)
 
 namespace bstack::dist {
 
