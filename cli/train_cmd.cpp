@@ -1,11 +1,45 @@
 #include "cli/train_cmd.h"
 
+#include "calibrate/model_workload.h"
+#include "cli/units.h"
 #include "kernels/parallel.h"
+#include "walls/footprint.h"
 
+#include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 namespace bstack::cli {
+
+namespace {
+// "Will it fit?" before the run: the peak one rank's training step holds (calibrate/
+// model_workload.h: parameters, gradients, optimizer state, activations, workspace, from shapes),
+// against this machine's RAM. NaN when the model cannot be described (the run then reports its
+// own error).
+double predict_peak_memory(const train::TrainConfig& cfg, int ranks, std::FILE* out) {
+  const int64_t local_batch = (cfg.batch + ranks - 1) / ranks;
+  walls::Workload w;
+  try {
+    w = calibrate::model_workload({.model = cfg.model, .batch = local_batch, .optimizer = cfg.optimizer,
+                                   .training = true, .data = cfg.data});
+  } catch (const Error& e) {
+    fmt::print(out, "memory: no prediction ({})\n", e.what());
+    return std::nan("");
+  }
+  const walls::MemoryInventory& m = w.memory;
+  const double ram = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
+  const walls::MemoryFit fit = walls::memory_fit(m.total(), ram);
+  fmt::print(out, "memory: predicted peak {} (params {}, grads {}, optimizer {}, activations {}, workspace {}) of {} "
+             "RAM{}\n", human(m.total(), "B"), human(m.parameter_bytes, "B"), human(m.gradient_bytes, "B"),
+             human(m.optimizer_bytes, "B"), human(m.activation_bytes, "B"), human(m.workspace_bytes, "B"),
+             human(ram, "B"), ranks > 1 ? fmt::format(" per rank (batch {})", local_batch) : std::string());
+  if (!fit.fits)
+    fmt::print(stderr, "warning: this run needs about {} at its peak, {:.2f} times this machine's {} of RAM: it "
+               "will not fit (lower --batch)\n", human(m.total(), "B"), fit.times, human(ram, "B"));
+  return m.total();
+}
+}  // namespace
 
 void add_train_options(CLI::App* cmd, TrainOptions& o) {
   train::TrainConfig& c = o.cfg;
@@ -69,6 +103,7 @@ int run_train(const GlobalOptions& opts, TrainOptions o) {
   }
   fmt::print(out, "training {} ({} threads{}), seed {}\n", cfg.model, kernels::num_threads(),
              dp ? fmt::format(" per rank; {}", dp->describe()) : std::string(), cfg.seed);
+  const double predicted_peak = predict_peak_memory(cfg, world.size(), out);
   const train::TrainResult r = train::run_training(cfg);
   fmt::print(out, "data: {} ({} train / {} validation / {} test), {} parameters\n", r.data, r.train_size,
              r.val_size, r.test_size, r.parameters);
@@ -79,6 +114,12 @@ int run_train(const GlobalOptions& opts, TrainOptions o) {
                e.train_accuracy, e.val_loss, e.val_accuracy, e.seconds);
   fmt::print(out, "test: loss {:.4f}, accuracy {:.4f}; {:.2f} ms/step, {:.0f} samples/s\n", r.test_loss,
              r.test_accuracy, r.ms_per_step, r.samples_per_s);
+  fmt::print(out, "memory: measured peak {} (allocator, training steps, above the data set's {}){}\n",
+             human(static_cast<double>(r.peak_memory_bytes), "B"), human(static_cast<double>(r.data_memory_bytes), "B"),
+             std::isnan(predicted_peak) || r.peak_memory_bytes <= 0
+                 ? std::string()
+                 : fmt::format("; predicted {} ({:+.1f}%)", human(predicted_peak, "B"),
+                               100 * (predicted_peak - r.peak_memory_bytes) / r.peak_memory_bytes));
   if (dp)
     fmt::print(out, "rank 0 per step: backward {:.2f} ms (communication in flight), then {:.2f} ms waiting for "
                "the gradients' all-reduce\n", r.backward_ms_per_step, r.exposed_comm_ms_per_step);
@@ -102,7 +143,10 @@ int run_train(const GlobalOptions& opts, TrainOptions o) {
                         {"final_train_loss", r.final_train_loss},
                         {"ms_per_step", r.ms_per_step},
                         {"samples_per_s", r.samples_per_s},
-                        {"ranks", r.ranks}};
+                        {"ranks", r.ranks},
+                        {"peak_memory_bytes", r.peak_memory_bytes},
+                        {"data_memory_bytes", r.data_memory_bytes}};
+    if (!std::isnan(predicted_peak)) j["predicted_peak_memory_bytes"] = predicted_peak;
     if (dp) {
       j["backend"] = dp->describe();
       j["backward_ms_per_step"] = r.backward_ms_per_step;

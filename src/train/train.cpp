@@ -9,6 +9,7 @@
 #include "src/ops.h"
 #include "src/optim/optim.h"
 #include "src/profile/profiler.h"
+#include "src/storage.h"
 #include "src/util/progress.h"
 
 #include <chrono>
@@ -193,6 +194,10 @@ TrainResult run_training(const TrainConfig& cfg) {
 
   Parallel* par = cfg.parallel;
   const int rank = par ? par->rank() : 0, ranks = par ? par->size() : 1;
+  // Everything the allocator holds now is the data set (loaded, split): the baseline the training
+  // peak is measured above.
+  const int64_t data_bytes = memory_stats().allocated;
+  int64_t peak_bytes = 0;
   Generator init(cfg.seed);
   std::shared_ptr<nn::Module> model = nn::make_model(l.spec, init);
   auto opt = make_optimizer(cfg, model->parameters());
@@ -244,6 +249,7 @@ TrainResult run_training(const TrainConfig& cfg) {
     data::Batch b;
     for (int64_t i = 0; i < nb && loader.next(b); ++i) {
       const auto s0 = Clock::now();
+      reset_peak_memory();
       std::optional<ProfileScope> scope;
       if (!cfg.trace.empty()) scope.emplace(prof);
       auto [loss, c] = loss_and_correct(*model, b);
@@ -261,6 +267,7 @@ TrainResult run_training(const TrainConfig& cfg) {
         loss.backward();
       }
       opt->step();
+      peak_bytes = std::max(peak_bytes, memory_stats().peak_allocated - data_bytes);
       scope.reset();
       if (par) par->end_step(cfg.trace.empty() ? nullptr : &prof);
       if (!cfg.trace.empty()) prof.end_step(std::chrono::duration<double>(Clock::now() - s0).count());
@@ -300,6 +307,8 @@ TrainResult run_training(const TrainConfig& cfg) {
   res.steps = steps;
   res.final_train_loss = res.history.empty() ? 0 : res.history.back().train_loss;
   res.ms_per_step = steps ? 1e3 * train_seconds / steps : 0;
+  res.peak_memory_bytes = peak_bytes;
+  res.data_memory_bytes = data_bytes;
   res.samples_per_s = train_seconds > 0 ? samples / train_seconds : 0;
   if (par && steps > 0) {
     res.backward_ms_per_step = 1e3 * par->backward_seconds() / steps;

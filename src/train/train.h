@@ -80,6 +80,11 @@ struct TrainResult {
   int64_t ranks = 1;
   // Data-parallel runs: ms per step in backward, and waited for communication after it.
   double backward_ms_per_step = 0, exposed_comm_ms_per_step = 0;
+  // The bstack allocator's peak during the training steps (forward, loss, backward, optimizer
+  // step; evaluation excluded), above what the data set held before the model was built
+  // (data_memory_bytes: the loaded data and its splits, resident for the whole run). What "will it
+  // fit" predicts (calibrate/model_workload.h) and is checked against.
+  int64_t peak_memory_bytes = 0, data_memory_bytes = 0;
   std::vector<EpochStats> history;
   // gpt-tiny only: the unigram entropy of the training text (nats/char) and a generated sample.
   double unigram_entropy = 0;

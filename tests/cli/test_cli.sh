@@ -84,6 +84,13 @@ assert 0 <= j["test_accuracy"] <= 1 and j["epochs"] == 2 and j["ms_per_step"] > 
 assert len(j["history"]) == 2
 ' "$tmp/out"
 check "train --save writes the checkpoint" test -s "$tmp/ckpt.h5"
+check "train --json: predicted peak memory within 10% of the allocator's measured peak" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+p, m = j["predicted_peak_memory_bytes"], j["peak_memory_bytes"]
+assert m > 0 and j["data_memory_bytes"] > 0 and abs(p - m) / m < 0.10, (p, m)
+' "$tmp/out"
+check "train prints the memory prediction before training" grep -q "memory: predicted peak .* RAM" "$tmp/err"
 
 run train --model mlp --epochs 3 --resume "$tmp/ckpt.h5"
 check "train --resume exits 0" test "$rc" -eq 0
