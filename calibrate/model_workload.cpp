@@ -192,6 +192,8 @@ class Replay {
     }
     // Activations: distinct storages the graph holds (all of a node's inputs, whether or not they
     // need a gradient), the batch and the loss.
+    // A storage's nbytes is the byte size of the tensor that created it (numel x dtype size; the
+    // views into it -- q, k, v of one qkv projection -- share it): a shape, not an allocator figure.
     std::unordered_set<const Storage*> kept;
     auto keep = [&](const Tensor& t) {
       const Storage* s = t.storage().get();
