@@ -6,6 +6,7 @@
 #include "cli/train_cmd.h"
 #include "cli/tune_cmd.h"
 #include "cli/walls_cmd.h"
+#include "cli/walls_predict.h"
 #include "dist/comm.h"
 #include "src/io/tune_cache.h"
 #include "kernels/parallel.h"
@@ -103,6 +104,9 @@ int main(int argc, char** argv) {
       "walls", "The 22 systems walls (MLSys-im): list them, or explain one and the profile fields\n"
                "that feed it");
   const bstack::cli::WallsCommands walls_cmds = bstack::cli::add_walls_commands(walls, walls_opts);
+  bstack::cli::WallsPredictOptions walls_predict_opts;
+  const bstack::cli::WallsPredictCommands walls_predict_cmds =
+      bstack::cli::add_walls_predict_commands(walls, walls_predict_opts);
 
   try {
     app.parse(argc, argv);
@@ -123,6 +127,12 @@ int main(int argc, char** argv) {
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
     if (walls_cmds.list->parsed()) return bstack::cli::run_walls_list(opts);
     if (walls_cmds.show->parsed()) return bstack::cli::run_walls_show(opts, walls_opts);
+    if (walls_predict_cmds.predict->parsed())
+      return bstack::cli::run_walls_predict(opts, walls_predict_opts);
+    if (walls_predict_cmds.sensitivity->parsed())
+      return bstack::cli::run_walls_sensitivity(opts, walls_predict_opts);
+    if (walls_predict_cmds.synthesis->parsed())
+      return bstack::cli::run_walls_synthesis(opts, walls_predict_opts);
   } catch (const bstack::Error& e) {
     return end_all_ranks(report_error(e.what(), opts.json));
   } catch (const std::exception& e) {
