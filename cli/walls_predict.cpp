@@ -111,7 +111,14 @@ walls::Workload make_workload(const WallsPredictOptions& o, Setup& s) {
     a.training = !o.inference;
     a.optimizer = o.optimizer;
     s.tokens_per_sample = walls::analytic_tokens_per_sample(o.workload, a);
-    return walls_call([&] { return walls::analytic_workload(o.workload, a); });
+    try {
+      return walls::analytic_workload(o.workload, a);
+    } catch (const std::invalid_argument& e) {
+      std::string what = e.what();
+      const std::string prefix = "walls::analytic_workload: ";
+      if (what.rfind(prefix, 0) == 0) what = what.substr(prefix.size());
+      fail("--workload {}: {}", o.workload, what);
+    }
   }
   if (calibrate::is_zoo_model(o.workload)) {
     BSTACK_CHECK(o.seq == 0, "--seq {}: the zoo model '{}' has a fixed context; --seq is for the "
@@ -539,8 +546,8 @@ int run_walls_sensitivity(const GlobalOptions& opts, const WallsPredictOptions& 
   if (r.binding.empty())
     fmt::print(out, "binding         none: no parameter moves the step time\n");
   else
-    fmt::print(out, "binding         {}: 10% {} of it changes the step by {:.1f}%\n", r.binding,
-               r.ranked[0].elasticity < 0 ? "more" : "less",
+    fmt::print(out, "binding         {}: 10% {} of it shortens the step by about {:.1f}%\n",
+               r.binding, r.ranked[0].elasticity < 0 ? "more" : "less",
                100 * std::abs(r.ranked[0].elasticity) * 0.1);
   if (opts.json)
     fmt::print("{}\n", nlohmann::json{{"workload", workload_json(s)},

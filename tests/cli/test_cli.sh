@@ -232,5 +232,92 @@ assert v["unit"] == "B/s" and v["value"] > 1e8, v
 assert "gpu_memory_bytes" in j["missing"] and "dram_triad_bytes_per_s" not in j["missing"]
 ' "$tmp/out"
 
+# bstack walls predict / sensitivity / synthesis: analytic and zoo workloads priced on a registry
+# device (its datasheet + walls/hardware/machine.h's assumptions) or on this machine's profile.
+run walls predict --workload gpt2-124m --hardware h100 --precision bf16 --batch 8 --json
+check "walls predict gpt2-124m on h100 exits 0" test "$rc" -eq 0
+check "walls predict gpt2-124m on h100: shares sum to the step, above both whole-step roofs, fits" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+w, t = j["workload"], j["predicted_step_s"]
+assert abs(j["compute_s"] + j["memory_s"] + j["dispatch_s"] + j["comm_s"] - t) < 1e-9 * t, j
+# sum over ops of max(compute, memory) >= the whole step at peak (eta <= 1) and at the HBM bandwidth
+assert t >= w["flops"] / 989.5e12 and t >= w["bytes"] / 3.35e12, (t, w)
+assert w["parameters"] == 124439808 and w["tokens_per_sample"] == 1024, w
+assert abs(j["tokens_per_s"] - 1024 * j["samples_per_s"]) < 1e-6 * j["tokens_per_s"]
+assert j["binding_wall"] in (1, 2) and j["explanation"], j["binding_wall"]
+m = j["memory"]
+parts = ("parameters_bytes", "gradients_bytes", "optimizer_bytes", "activations_bytes", "workspace_bytes")
+assert abs(sum(m[k] for k in parts) - m["total_bytes"]) < 1, m
+assert m["parameters_bytes"] + m["gradients_bytes"] + m["optimizer_bytes"] == 16 * 124439808, m
+assert j["fits"] is True and m["capacity_bytes"] == 80e9, m
+assert len(j["classes"]) > 5 and j["machine"]["peak_flops_per_s"] == 989.5e12
+' "$tmp/out"
+run walls predict --workload gpt2-124m --hardware h100 --precision bf16 --batch 8 --ranks 8 --json
+check "walls predict --ranks 8: wall 14 = ring all-reduce of the bf16 gradients over NVLink" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+g = 2 * 124439808   # bf16 gradients
+want = 2 * 7 * 500e-9 + 2 * 7 / 8 * g / 450e9   # alpha 500 ns, beta 900/2 GB/s
+assert abs(j["comm_total_s"] - want) < 1e-12, (j["comm_total_s"], want)
+assert 0 <= j["comm_s"] <= j["comm_total_s"] and j["ranks"] == 8
+' "$tmp/out"
+run walls predict --workload gpt-tiny --hardware h100
+check "walls predict gpt-tiny on h100: the dispatch binds (wall 3) and it fits" sh -c \
+  "[ $rc -eq 0 ] && grep -q '^binding wall    3 Software' '$tmp/out' && grep -q '^will it fit     yes' '$tmp/out'"
+run walls predict --workload llama3-8b --hardware h100 --precision bf16 --batch 4 --seq 4096 --json
+check "walls predict llama3-8b training on one h100 does not fit (16 B per parameter alone is 128 GB)" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["fits"] is False and j["memory"]["total_bytes"] > 16 * 8030261248, j["memory"]
+assert j["predicted_step_s"] > 0
+' "$tmp/out"
+check "walls predict says NO on the human side" grep -q "will it fit     NO" "$tmp/err"
+run --threads 1 walls predict --workload mlp --profile "$tmp/p.h5" --batch 16 --json
+check "walls predict mlp on this machine's profile" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["machine"]["source"] == "profile" and j["machine"]["threads"] == 1, j["machine"]
+assert j["predicted_step_s"] > 0 and j["fits"] is True and j["memory"]["capacity_bytes"] > 1e8
+' "$tmp/out"
+run walls predict --workload gpt3 --hardware h100
+check "walls predict unknown workload exits 1 listing the valid ones" sh -c \
+  "[ $rc -eq 1 ] && grep -q \"'gpt3'\" '$tmp/err' && grep -q 'gpt2-124m, llama3-8b, resnet50' '$tmp/err' && grep -q 'gpt-tiny' '$tmp/err'"
+run walls predict --workload gpt2-124m --hardware tpu9
+check "walls predict unknown hardware exits 1 listing the registry" sh -c \
+  "[ $rc -eq 1 ] && grep -q \"'tpu9'\" '$tmp/err' && grep -q 'h100' '$tmp/err'"
+run walls predict --workload gpt2-124m
+check "walls predict without --profile or --hardware exits 1" sh -c "[ $rc -eq 1 ] && grep -q -- '--hardware' '$tmp/err'"
+run walls predict --workload gpt2-124m --hardware rpi4 --precision bf16
+check "walls predict a precision the device lacks exits 1 naming it" sh -c "[ $rc -eq 1 ] && grep -q 'bf16' '$tmp/err'"
+run walls predict --workload gpt2-124m --hardware h100 --precision fp8
+check "walls predict --precision fp8 is a usage error" test "$rc" -eq 2
+run walls sensitivity --workload gpt-tiny --hardware h100 --json
+check "walls sensitivity: ranked, dispatch binds gpt-tiny on h100 with elasticity = its share" python3 -c '
+import json, subprocess, sys
+j = json.load(open(sys.argv[1]))
+e = [abs(p["elasticity"]) for p in j["parameters"]]
+assert e == sorted(e, reverse=True), e
+assert j["binding_parameter"] == j["parameters"][0]["name"] == "dispatch_s", j["parameters"][0]
+p = json.loads(subprocess.run([sys.argv[2], "walls", "predict", "--workload", "gpt-tiny", "--hardware",
+                "h100", "--json"], capture_output=True, text=True).stdout)
+# T is linear in the dispatch: its elasticity is the dispatch share of the step
+assert abs(j["parameters"][0]["elasticity"] - p["dispatch_s"] / p["predicted_step_s"]) < 1e-6
+' "$tmp/out" "$BSTACK"
+run walls synthesis --workload gpt2-124m --precision bf16 --batch 8 --target-ms 100 --json
+check "walls synthesis: wall 22 need = |W|/T and OPs/(T eta); h100 and a100 meet 100 ms" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+w = j["workload"]
+assert abs(j["bandwidth_bytes_per_s"] - w["bytes"] / 0.1) < 1e-6 * j["bandwidth_bytes_per_s"]
+assert abs(j["peak_flops_per_s"] - w["flops"] / (0.1 * 0.5)) < 1e-6 * j["peak_flops_per_s"]
+d = {x["name"]: x for x in j["devices"]}
+for n in ("NVIDIA H100 SXM5 80GB", "NVIDIA A100 SXM4 80GB"):
+    assert d[n]["meets_roofs"] and d[n]["meets_target"] and d[n]["fits"], d[n]
+assert "skipped" in d["Raspberry Pi 4 Model B (8GB)"]
+' "$tmp/out"
+run walls synthesis --workload gpt2-124m --precision bf16 --batch 8 --target-ms 1
+check "walls synthesis: nothing meets 1 ms" sh -c "[ $rc -eq 0 ] && ! grep -q ' met ' '$tmp/out'"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
