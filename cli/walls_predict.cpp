@@ -228,10 +228,11 @@ std::string explain(const Setup& s, const walls::StepPrediction& step, int ranks
   const double T = step.seconds;
   switch (step.binding_wall) {
     case 1:
-      return fmt::format("compute: the ops on the compute roof do {} at {} of peak {} x efficiency "
-                         "(effective {}) -- {}, {} of the step",
-                         si(compute_flops, "FLOP"), s.m.name, si(s.m.peak_flops_per_s, "FLOP/s"),
-                         si(compute_flops / step.compute_s, "FLOP/s"), secs(step.compute_s),
+      return fmt::format("compute: the ops on the compute roof do {} at an effective {} ({} of the "
+                         "{} peak: the GEMM efficiency) -- {}, {} of the step",
+                         si(compute_flops, "FLOP"), si(compute_flops / step.compute_s, "FLOP/s"),
+                         pct(compute_flops / step.compute_s, s.m.peak_flops_per_s),
+                         si(s.m.peak_flops_per_s, "FLOP/s"), secs(step.compute_s),
                          pct(step.compute_s, T));
     case 2:
       return fmt::format("memory: the step moves {} at {} (the ops below the ridge point, at the "
@@ -304,20 +305,20 @@ void print_memory(std::FILE* out, const walls::MemoryInventory& m, const walls::
                   const Setup& s) {
   const std::string parts = fmt::format(
       "parameters {}, gradients {}, optimizer {}, activations {}, workspace {}",
-      human(m.parameter_bytes, "B"), human(m.gradient_bytes, "B"), human(m.optimizer_bytes, "B"),
-      human(m.activation_bytes, "B"), human(m.workspace_bytes, "B"));
+      si(m.parameter_bytes, "B"), si(m.gradient_bytes, "B"), si(m.optimizer_bytes, "B"),
+      si(m.activation_bytes, "B"), si(m.workspace_bytes, "B"));
   const std::string where = s.hw ? fmt::format("{} of the {}", s.capacity_name, s.hw->name)
                                  : std::string("this machine's RAM");
   if (std::isnan(fit.capacity_bytes)) {
-    fmt::print(out, "will it fit     needs {} ({}); the capacity is not known\n", human(m.total(), "B"), parts);
+    fmt::print(out, "will it fit     needs {} ({}); the capacity is not known\n", si(m.total(), "B"), parts);
   } else if (fit.fits) {
-    fmt::print(out, "will it fit     yes: needs {} of {} {} ({} free)\n", human(m.total(), "B"),
-               human(fit.capacity_bytes, "B"), where, human(fit.headroom_bytes, "B"));
+    fmt::print(out, "will it fit     yes: needs {} of {} {} ({} free)\n", si(m.total(), "B"),
+               si(fit.capacity_bytes, "B"), where, si(fit.headroom_bytes, "B"));
     fmt::print(out, "                {}\n", parts);
   } else {
     fmt::print(out, "will it fit     NO: needs {}, {:.1f}x the {} {}; the step time above assumes it "
                     "did fit\n",
-               human(m.total(), "B"), fit.times, human(fit.capacity_bytes, "B"), where);
+               si(m.total(), "B"), fit.times, si(fit.capacity_bytes, "B"), where);
     fmt::print(out, "                {}\n", parts);
   }
 }
@@ -583,7 +584,7 @@ int run_walls_synthesis(const GlobalOptions& opts, const WallsPredictOptions& o)
              si(s.w.flops(), "FLOP"), o.gemm_efficiency, need.intensity.value);
   fmt::print(out, "                plus {} ops x {} dispatch = {} the roofs cannot buy back; memory "
                   "{}\n\n",
-             s.w.ops.size(), secs(o.dispatch_us * 1e-6), secs(dispatch_floor), human(required, "B"));
+             s.w.ops.size(), secs(o.dispatch_us * 1e-6), secs(dispatch_floor), si(required, "B"));
 
   fmt::print(out, "{:<46} {:>15} {:>13} {:>6} {:>11} {:>7} {:>5}\n", "device", "peak", "bandwidth",
              "roofs", "predicted", "target", "fits");
