@@ -15,6 +15,11 @@ bool is_gemm_op(const std::string& name) {
   return false;
 }
 
+double overlap_fraction(const DistInfo& d, double gradient_bytes) {
+  if (!d.overlap || d.bucket_bytes <= 0 || gradient_bytes <= 0) return 0;
+  return std::max(0.0, 1.0 - static_cast<double>(d.bucket_bytes) / gradient_bytes);
+}
+
 CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   BSTACK_CHECK(t.step_seconds.size() >= 2, "{}: the trace holds {} step(s); walls compare needs two "
                "or more (the first is a warm-up)", t.path, t.step_seconds.size());
@@ -29,10 +34,20 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
     costs[op.step].push_back({op.name, op.backward, op.flops, op.bytes, 0, is_gemm_op(op.name)});
     measured[op.step].push_back(op.seconds);
   }
+  // Data parallel: the bytes each step all-reduces, as the trace's comm records say (ZeRO-1's
+  // reduce-scatter + all-gather move the same bytes as one all-reduce).
+  r.ranks = static_cast<int>(std::max<int64_t>(1, t.dist.ranks));
+  std::vector<double> comm_bytes(steps, 0.0), comm_secs(steps, 0.0);
+  for (const CommRecord& c : t.comm) {
+    if (c.step < 1 || c.step >= steps) continue;
+    comm_bytes[c.step] += c.name == "allgather" ? 0 : c.bytes;
+    comm_secs[c.step] += c.seconds;
+  }
   std::vector<double> pred, meas, ops_s;
   std::vector<walls::StepPrediction> preds(steps);
   for (int64_t s = 1; s < steps; ++s) {
-    preds[s] = walls::predict_step(r.machine, costs[s], 1, 0, 0);
+    const double f = overlap_fraction(t.dist, comm_bytes[s]);
+    preds[s] = walls::predict_step(r.machine, costs[s], r.ranks, r.ranks > 1 ? comm_bytes[s] : 0, f);
     pred.push_back(preds[s].seconds);
     meas.push_back(t.step_seconds[s]);
     double sum = 0;
@@ -52,6 +67,16 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   r.compute_s = preds[mid].compute_s;
   r.memory_s = preds[mid].memory_s;
   r.dispatch_s = preds[mid].dispatch_s;
+  r.comm_s = preds[mid].comm_s;
+  r.comm_total_s = preds[mid].comm_total_s;
+  r.gradient_bytes = comm_bytes[mid];
+  r.overlap_fraction = overlap_fraction(t.dist, comm_bytes[mid]);
+  if (r.ranks > 1) {
+    std::vector<double> in_flight(comm_secs.begin() + 1, comm_secs.end()), exposed;
+    for (size_t s = 1; s < t.step_exposed_seconds.size(); ++s) exposed.push_back(t.step_exposed_seconds[s]);
+    r.measured_comm_s = median(in_flight);
+    r.measured_exposed_s = exposed.empty() ? std::nan("") : median(exposed);
+  }
   // Classes: summed over every step used, then per step.
   std::vector<walls::OpCost> all_costs;
   std::vector<double> all_meas;

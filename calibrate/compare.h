@@ -23,8 +23,23 @@ struct CompareResult {
   int binding_wall = 0;                       // of the median step's prediction
   double compute_s = 0, memory_s = 0, dispatch_s = 0;  // the median step's shares
   int steps_used = 0;                         // the trace's steps after the first (warm-up)
+  // Data-parallel traces (ranks > 1): wall 14 for the gradient all-reduce the trace records
+  // (its bytes per step), with the profile's alpha and beta and the overlap the DDP buckets allow.
+  int ranks = 1;
+  double comm_s = 0;                          // predicted exposed all-reduce time per step
+  double comm_total_s = 0;                    // predicted all-reduce time per step, hidden included
+  double gradient_bytes = 0;                  // all-reduced per step (the trace's comm records)
+  double overlap_fraction = 0;                // f of walls::predict_step
+  double measured_comm_s = 0;                 // median per step of the records' time in flight
+  double measured_exposed_s = 0;              // median per step of the time waited after backward
   std::vector<RooflinePoint> points;          // one per op class: FLOP/byte, measured FLOP/s
 };
+
+// The fraction of the all-reduce the DDP buckets let run during backward (walls::predict_step's
+// f): the buckets are reduced in reverse order, and the last one -- at most bucket_bytes, holding
+// the first layers' gradients, ready only when backward ends -- cannot overlap (Li et al. 2020,
+// sec. 3.2.3). 0 without overlap or with one bucket (bucket_bytes 0).
+double overlap_fraction(const DistInfo& d, double gradient_bytes);
 
 // Whether an op name is GEMM-like (its compute roof uses the GEMM efficiency by size).
 bool is_gemm_op(const std::string& name);

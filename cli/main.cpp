@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
       return bstack::cli::run_walls_sensitivity(opts, walls_predict_opts);
     if (walls_predict_cmds.synthesis->parsed())
       return bstack::cli::run_walls_synthesis(opts, walls_predict_opts);
+    if (walls_cmds.compare->parsed()) return bstack::cli::run_walls_compare(opts, walls_opts);
   } catch (const bstack::Error& e) {
     return end_all_ranks(report_error(e.what(), opts.json));
   } catch (const std::exception& e) {

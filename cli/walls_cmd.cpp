@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "calibrate/compare.h"
+#include "calibrate/plot.h"
 #include "calibrate/profile.h"
 #include "cli/units.h"
 #include "walls/wall.h"
@@ -75,6 +77,18 @@ WallsCommands add_walls_commands(CLI::App* walls, WallsOptions& o) {
                      "A profile `bstack calibrate` wrote on this machine: print its values of "
                      "the wall's fields")
       ->check(CLI::ExistingFile);
+  c.compare = walls->add_subcommand(
+      "compare", "A training trace beside what the walls predict for it on this machine: per op\n"
+                 "class and per step, predicted vs measured, the binding wall, a roofline SVG");
+  c.compare->add_option("--profile", o.profile, "The profile `bstack calibrate` wrote on this machine")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c.compare->add_option("--trace", o.trace, "A trace `bstack train --trace run.h5` wrote")
+      ->required()
+      ->check(CLI::ExistingFile);
+  c.compare->add_option("--plot", o.plot,
+                        "Write a roofline SVG: the machine's ceilings with every measured op class "
+                        "as a point (needs gnuplot)");
   return c;
 }
 
@@ -154,6 +168,104 @@ int run_walls_show(const GlobalOptions& opts, const WallsOptions& o) {
     j["missing"] = missing;
   }
   if (opts.json) fmt::print("{}\n", j.dump());
+  return 0;
+}
+
+namespace {
+const char* wall_word(int w) {
+  switch (w) {
+    case 1: return "compute";
+    case 2: return "memory";
+    case 3: return "software";
+    case 14: return "communication";
+    default: return "-";
+  }
+}
+std::string ms(double s) { return std::isfinite(s) ? fmt::format("{:.3f}", s * 1e3) : "n/a"; }
+std::string pct(double e) { return std::isfinite(e) ? fmt::format("{:+.1f}%", e) : "n/a"; }
+nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+}  // namespace
+
+int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
+  // Both files are read (and rejected with their names) before anything is printed.
+  const calibrate::MachineProfile p = calibrate::read_profile(o.profile);
+  const Trace t = read_trace(o.trace);
+  const calibrate::CompareResult r = calibrate::compare_trace(p, t);
+
+  std::FILE* out = opts.json ? stderr : stdout;
+  fmt::print(out, "walls compare: {} ({} thread{}) on {}\n", t.model, t.threads, t.threads == 1 ? "" : "s",
+             r.machine.name);
+  fmt::print(out, "  trace {}: {} steps, {} used (the first is a warm-up)\n", o.trace,
+             t.step_seconds.size(), r.steps_used);
+  fmt::print(out, "  profile {}: peak {}, dispatch {} per op ({} with autograd)\n\n", o.profile,
+             human(r.machine.peak_flops_per_s, "FLOP/s"), human(r.machine.dispatch_s, "s"),
+             human(r.machine.dispatch_autograd_s, "s"));
+  fmt::print(out, "{:<34} {:>5} {:>10} {:>10} {:>9} {:>10} {:>10} {:>8}  {}\n", "op class (per step)", "n",
+             "MFLOP", "MB", "FLOP/B", "pred ms", "meas ms", "error", "binds");
+  nlohmann::json classes = nlohmann::json::array();
+  for (const walls::ClassSummary& c : r.classes) {
+    const std::string label = c.name + (c.backward ? " (bwd)" : "");
+    const double intensity = c.bytes > 0 ? c.flops / c.bytes : std::nan("");
+    fmt::print(out, "{:<34} {:>5} {:>10.3f} {:>10.3f} {:>9.2f} {:>10} {:>10} {:>8}  {}\n", label, c.count,
+               c.flops * 1e-6, c.bytes * 1e-6, intensity, ms(c.predicted_s), ms(c.measured_s),
+               pct(c.error_pct), wall_word(c.binding_wall));
+    classes.push_back({{"name", c.name},
+                       {"backward", c.backward},
+                       {"count", c.count},
+                       {"flops", c.flops},
+                       {"bytes", c.bytes},
+                       {"predicted_s", num(c.predicted_s)},
+                       {"measured_s", num(c.measured_s)},
+                       {"error", num(c.error_pct / 100)},
+                       {"binding_wall", c.binding_wall}});
+  }
+  fmt::print(out, "\nstep: predicted {} ms, measured {} ms (median of {} steps), error {}\n",
+             ms(r.predicted_step_s), ms(r.measured_step_s), r.steps_used, pct(100 * r.step_error));
+  fmt::print(out, "  predicted shares: compute {} ms, memory {} ms, software (dispatch) {} ms", ms(r.compute_s),
+             ms(r.memory_s), ms(r.dispatch_s));
+  if (r.ranks > 1) fmt::print(out, ", communication {} ms exposed", ms(r.comm_s));
+  fmt::print(out, "\n  binding wall: {} ({})\n", r.binding_wall, wall_word(r.binding_wall));
+  if (r.ranks > 1)
+    fmt::print(out, "  all-reduce over {} ranks: predicted {} ms in all, {} ms exposed; measured {} ms "
+                    "in flight, {} ms exposed\n",
+               r.ranks, ms(r.comm_total_s), ms(r.comm_s), ms(r.measured_comm_s), ms(r.measured_exposed_s));
+
+  std::string plot_note;
+  if (!o.plot.empty()) {
+    if (calibrate::gnuplot_available()) {
+      calibrate::plot_roofline(p, r.points, fmt::format("{} on {} ({} thread{})", t.model, r.machine.name,
+                                                        t.threads, t.threads == 1 ? "" : "s"),
+                               o.plot);
+      fmt::print(out, "  roofline: {}\n", o.plot);
+    } else {
+      plot_note = "gnuplot not found: no plot written (scripts/install-deps installs gnuplot-nox)";
+      fmt::print(out, "  {}\n", plot_note);
+    }
+  }
+  if (opts.json) {
+    nlohmann::json j{{"model", t.model},
+                     {"threads", t.threads},
+                     {"ranks", r.ranks},
+                     {"trace", o.trace},
+                     {"profile", o.profile},
+                     {"steps_used", r.steps_used},
+                     {"predicted_step_s", num(r.predicted_step_s)},
+                     {"measured_step_s", num(r.measured_step_s)},
+                     {"step_error", num(r.step_error)},
+                     {"binding_wall", r.binding_wall},
+                     {"compute_s", num(r.compute_s)},
+                     {"memory_s", num(r.memory_s)},
+                     {"dispatch_s", num(r.dispatch_s)},
+                     {"comm_s", num(r.comm_s)},
+                     {"classes", classes}};
+    if (r.ranks > 1) {
+      j["comm_total_s"] = num(r.comm_total_s);
+      j["measured_comm_s"] = num(r.measured_comm_s);
+      j["measured_exposed_s"] = num(r.measured_exposed_s);
+    }
+    if (!o.plot.empty()) j["plot"] = plot_note.empty() ? nlohmann::json(o.plot) : nlohmann::json(nullptr);
+    fmt::print("{}\n", j.dump());
+  }
   return 0;
 }
 

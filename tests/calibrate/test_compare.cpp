@@ -97,3 +97,42 @@ TEST(Compare, PredictsFromFlopsAndBytesOnly) {
   one.step_seconds.resize(1);
   EXPECT_NE(test::error_of([&] { compare_trace(profile(), one); }).find("synthetic"), std::string::npos);
 }
+
+TEST(Compare, DataParallelTraceAddsWall14) {
+  // Two ranks, alpha 10 us, beta 1 GB/s; per step a 1e6-byte all-reduce in 4 buckets of 250 kB
+  // (the trace's comm records) beside one 2e9-FLOP matmul backward (25 ms + 1 us dispatch).
+  MachineProfile p = profile();
+  p.set({"alpha_s", 10e-6, "s", "test"});
+  p.set({"beta_bytes_per_s", 1e9, "B/s", "test"});
+  Trace t;
+  t.path = "dp";
+  t.threads = 1;
+  t.dist.ranks = 2;
+  t.dist.overlap = true;
+  t.dist.bucket_bytes = 250000;
+  for (int64_t s = 0; s < 3; ++s) {
+    t.ops.push_back({"matmul_backward", "", true, 2e9, 1.2e7, 0.026, s});
+    for (int b = 0; b < 4; ++b) t.comm.push_back({"allreduce", 250000, 0.001 * b, 0.0003, 0, s});
+    t.step_seconds.push_back(0.027);
+    t.step_backward_seconds.push_back(0.026);
+    t.step_exposed_seconds.push_back(0.0002 + s * 1e-5);
+  }
+  const CompareResult r = compare_trace(p, t);
+  EXPECT_EQ(r.ranks, 2);
+  EXPECT_DOUBLE_EQ(r.gradient_bytes, 1e6);
+  EXPECT_DOUBLE_EQ(r.overlap_fraction, 0.75);  // the last bucket (a quarter) cannot hide
+  const double ring = 2 * 10e-6 + 1e6 / 1e9;   // 2(N-1) alpha + 2(N-1)/N M / beta = 1.02 ms
+  EXPECT_NEAR(r.comm_total_s, ring, 1e-12);
+  EXPECT_NEAR(r.comm_s, 0.25 * ring, 1e-12);    // 75% hidden behind 25 ms of backward
+  const double mm = 2e9 / (100e9 * 0.8) + 1e-6;  // backward op with autograd: 2 us - 1 us
+  EXPECT_NEAR(r.predicted_step_s, mm + 0.25 * ring, 1e-12);
+  EXPECT_NEAR(r.measured_comm_s, 4 * 0.0003, 1e-12);
+  EXPECT_NEAR(r.measured_exposed_s, 0.0002 + 1.5e-5, 1e-12);  // median of steps 1 and 2
+  // No overlap, or one bucket: nothing hides.
+  DistInfo d = t.dist;
+  d.overlap = false;
+  EXPECT_EQ(overlap_fraction(d, 1e6), 0);
+  d.overlap = true;
+  d.bucket_bytes = 0;
+  EXPECT_EQ(overlap_fraction(d, 1e6), 0);
+}

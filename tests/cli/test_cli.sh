@@ -232,6 +232,22 @@ assert v["unit"] == "B/s" and v["value"] > 1e8, v
 assert "gpu_memory_bytes" in j["missing"] and "dram_triad_bytes_per_s" not in j["missing"]
 ' "$tmp/out"
 
+# bstack walls compare: a trace beside its prediction from the profile (step error as defined).
+run --threads 1 train --model mlp --epochs 1 --max-steps 6 --batch 32 --trace "$tmp/cmp.h5"
+run --json walls compare --profile "$tmp/p.h5" --trace "$tmp/cmp.h5"
+check "walls compare exits 0" test "$rc" -eq 0
+check "walls compare --json: step error, binding wall and classes" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+p, m = j["predicted_step_s"], j["measured_step_s"]
+assert p > 0 and m > 0 and abs(j["step_error"] - (p - m) / m) < 1e-9, j
+assert j["binding_wall"] in (1, 2, 3) and j["steps_used"] == 5 and j["ranks"] == 1
+names = {(c["name"], c["backward"]) for c in j["classes"]}
+assert ("linear", False) in names and ("linear", True) in names, names
+' "$tmp/out"
+run walls compare --profile "$tmp/p.h5" --trace "$tmp/p.h5"
+check "walls compare: a profile given as the trace is named" sh -c "[ $rc -ne 0 ] && grep -q 'p.h5' '$tmp/err'"
+
 # bstack walls predict / sensitivity / synthesis: analytic and zoo workloads priced on a registry
 # device (its datasheet + walls/hardware/machine.h's assumptions) or on this machine's profile.
 run walls predict --workload gpt2-124m --hardware h100 --precision bf16 --batch 8 --json
