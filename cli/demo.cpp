@@ -1,12 +1,23 @@
 // `bstack demo`: runs what bstack can do so far on this machine, with data it makes itself.
-// It grows with the project into calibrate -> train -> predict -> compare.
+// The foundation first, then the loop the project is built around (measure -> predict -> run ->
+// compare):
 //   1. autograd: logistic regression on two seeded Gaussian blobs, full-batch gradient descent
 //   2. gradient check: autograd vs central finite differences in f64
 //   3. matmul throughput of the reference GEMM (best of 5 after a warm-up)
 //   4. checkpoint: the weights written to HDF5 (temp file + rename) and read back
+//   5. calibrate --quick: this machine's profile (DIR/profile.h5, plots in DIR/)
+//   6. train the cnn on the shipped digits with a per-op trace (DIR/cnn-trace.h5)
+//   7. walls compare: the trace's step predicted from the profile beside the measured one, the
+//      binding wall, a roofline with every measured op class (DIR/roofline-cnn.svg)
 #include "cli/demo.h"
 
 #include "bstack_build_info.h"
+#include "calibrate/calibrate.h"
+#include "calibrate/compare.h"
+#include "calibrate/plot.h"
+#include "calibrate/profile.h"
+#include "src/profile/profiler.h"
+#include "src/train/train.h"
 #include "kernels/parallel.h"
 #include "src/io/h5.h"
 #include "src/ops.h"
@@ -14,6 +25,7 @@
 #include "src/util/progress.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -56,13 +68,13 @@ double accuracy(const Tensor& z, const Tensor& y) {
 
 }  // namespace
 
-int run_demo(const GlobalOptions& opts) {
+int run_demo(const GlobalOptions& opts, const DemoOptions& d) {
   std::FILE* out = opts.json ? stderr : stdout;  // human text; JSON goes to stdout
   nlohmann::json j;
   j["bstack_version"] = BSTACK_VERSION;
   j["threads"] = kernels::num_threads();
   const int nt = kernels::num_threads();
-  fmt::print(out, "bstack demo: what the foundation does on this machine ({} thread{})\n\n", nt,
+  fmt::print(out, "bstack demo: the foundation, then measure -> train -> predict vs measured on this machine ({} thread{})\n\n", nt,
              nt == 1 ? "" : "s");
 
   // 1. Logistic regression by autograd and gradient descent.
@@ -164,6 +176,69 @@ int run_demo(const GlobalOptions& opts) {
   fmt::print(out, "4. checkpoint: weights written to HDF5 and read back: {}\n",
              same ? "identical" : "MISMATCH");
   j["checkpoint_roundtrip_identical"] = same;
+
+  // 5. calibrate --quick: the profile every prediction below reads.
+  std::filesystem::create_directories(d.dir);
+  const std::string profile_path = (std::filesystem::path(d.dir) / "profile.h5").string();
+  const auto c0 = Clock::now();
+  calibrate::Options co;
+  co.quick = true;
+  calibrate::MachineProfile prof;
+  {
+    Progress cbar("calibrate --quick", 1000, progress_default_enabled() && !opts.json);
+    cbar.set_unit("‰");
+    prof = calibrate::calibrate(co, [&](double f, const std::string& what) {
+      cbar.update(static_cast<int64_t>(f * 1000), what);
+    });
+    cbar.finish();
+  }
+  calibrate::write_profile(profile_path, prof);
+  const double cal_s = std::chrono::duration<double>(Clock::now() - c0).count();
+  fmt::print(out, "5. calibrate --quick ({:.0f} s): peak {:.1f} GFLOP/s, DRAM triad {:.1f} GB/s, "
+                  "dispatch {:.2f} us per op -> {}\n",
+             cal_s, prof.value_or("peak_flops_fp32", 0) * 1e-9,
+             prof.value_or("dram_triad_bytes_per_s", 0) * 1e-9, prof.value_or("dispatch_s", 0) * 1e6,
+             profile_path);
+  j["profile"] = profile_path;
+  j["calibrate_seconds"] = cal_s;
+
+  // 6. Train the cnn on digits with a per-op trace.
+  train::TrainConfig tc;
+  tc.model = "cnn";
+  tc.epochs = 3;
+  tc.batch = 32;
+  tc.trace = (std::filesystem::path(d.dir) / "cnn-trace.h5").string();
+  tc.progress = !opts.json;
+  const train::TrainResult tr = train::run_training(tc);
+  fmt::print(out, "6. train cnn on digits: {} epochs, {} steps of batch {}, test accuracy {:.1f}%, "
+                  "{:.2f} ms/step -> {}\n",
+             tr.epochs, tr.steps, tc.batch, 100 * tr.test_accuracy, tr.ms_per_step, tc.trace);
+  j["train"] = {{"model", tc.model}, {"steps", tr.steps}, {"test_accuracy", tr.test_accuracy},
+                {"ms_per_step", tr.ms_per_step}, {"trace", tc.trace}};
+
+  // 7. walls compare: predicted from the profile and the trace's FLOPs and bytes only.
+  const Trace t = read_trace(tc.trace);
+  const calibrate::CompareResult r = calibrate::compare_trace(prof, t);
+  static const char* kWall[] = {"-", "compute", "memory", "software"};
+  const char* binds = r.binding_wall >= 1 && r.binding_wall <= 3 ? kWall[r.binding_wall] : "-";
+  fmt::print(out, "7. walls compare: step predicted {:.3f} ms, measured {:.3f} ms ({:+.1f}%); binding "
+                  "wall {} ({}: compute {:.3f} ms, memory {:.3f} ms, dispatch {:.3f} ms)\n",
+             r.predicted_step_s * 1e3, r.measured_step_s * 1e3, 100 * r.step_error, r.binding_wall,
+             binds, r.compute_s * 1e3, r.memory_s * 1e3, r.dispatch_s * 1e3);
+  j["compare"] = {{"predicted_step_s", r.predicted_step_s}, {"measured_step_s", r.measured_step_s},
+                  {"step_error", r.step_error}, {"binding_wall", r.binding_wall}};
+  if (calibrate::gnuplot_available()) {
+    std::vector<std::string> plots = calibrate::plot_profile(prof, d.dir);
+    const std::string roof = (std::filesystem::path(d.dir) / "roofline-cnn.svg").string();
+    calibrate::plot_roofline(prof, r.points, "cnn on " + r.machine.name, roof);
+    plots.push_back(roof);
+    fmt::print(out, "   plots: {}\n", fmt::join(plots, ", "));
+    j["plots"] = plots;
+  } else {
+    fmt::print(out, "   (no plots: gnuplot not found; scripts/install-deps installs gnuplot-nox)\n");
+  }
+  fmt::print(out, "   per op class: bstack walls compare --profile {} --trace {}\n", profile_path,
+             tc.trace);
 
   if (opts.json) fmt::print("{}\n", j.dump());
   return same ? 0 : 1;

@@ -1,6 +1,8 @@
 // `bstack demo` and the options every command shares.
 #pragma once
 
+#include <string>
+
 namespace bstack::cli {
 
 struct GlobalOptions {
@@ -8,6 +10,11 @@ struct GlobalOptions {
   int threads = 0;    // 0 = all cores
 };
 
-int run_demo(const GlobalOptions& opts);
+// Where `bstack demo` writes its profile, trace and plots.
+struct DemoOptions {
+  std::string dir = "bstack-demo";
+};
+
+int run_demo(const GlobalOptions& opts, const DemoOptions& d);
 
 }  // namespace bstack::cli

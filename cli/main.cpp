@@ -75,9 +75,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
   app.fallthrough();
 
+  bstack::cli::DemoOptions demo_opts;
   CLI::App* demo = app.add_subcommand(
-      "demo", "Run what bstack does on this machine: autograd training, a gradient check,\n"
-              "matmul throughput and an HDF5 checkpoint round trip (about a second)");
+      "demo", "The whole loop on this machine in about a minute: autograd and a gradient check,\n"
+              "then calibrate --quick -> train the cnn on digits with a trace -> walls compare\n"
+              "(step time predicted vs measured, the binding wall, a roofline plot)");
+  demo->add_option("--dir", demo_opts.dir, "Where the profile, the trace and the plots go")
+      ->capture_default_str();
 
   bstack::cli::TrainOptions train_cfg;
   CLI::App* train = app.add_subcommand(
@@ -123,7 +127,7 @@ int main(int argc, char** argv) {
     if (!tune->parsed()) bstack::load_tuning_cache_quietly();
     if (tune->parsed()) return bstack::cli::run_tune(opts, tune_opts);
     if (calibrate->parsed()) return bstack::cli::run_calibrate(opts, calibrate_opts);
-    if (demo->parsed()) return bstack::cli::run_demo(opts);
+    if (demo->parsed()) return bstack::cli::run_demo(opts, demo_opts);
     if (train->parsed()) return bstack::cli::run_train(opts, train_cfg);
     if (walls_cmds.list->parsed()) return bstack::cli::run_walls_list(opts);
     if (walls_cmds.show->parsed()) return bstack::cli::run_walls_show(opts, walls_opts);

@@ -50,7 +50,7 @@ check "no command exits 2" test "$rc" -eq 2
 run no-such-command
 check "unknown command exits 2" test "$rc" -eq 2
 
-run --json --threads 1 demo
+run --json --threads 1 demo --dir "$tmp/demo"
 check "demo --json exits 0" test "$rc" -eq 0
 check "demo --json prints one JSON object" python3 -c '
 import json, sys
@@ -62,14 +62,19 @@ assert obj["threads"] == 1, obj["threads"]
 assert obj["logistic_regression"]["train_accuracy"] > 0.85, obj["logistic_regression"]
 assert obj["gradcheck_max_rel_err"] < 1e-6, obj["gradcheck_max_rel_err"]
 assert obj["checkpoint_roundtrip_identical"] is True
+c = obj["compare"]
+assert c["predicted_step_s"] > 0 and c["measured_step_s"] > 0 and c["binding_wall"] in (1, 2, 3), c
+assert abs(c["step_error"] - (c["predicted_step_s"] - c["measured_step_s"]) / c["measured_step_s"]) < 1e-9
+assert obj["train"]["test_accuracy"] > 0.5 and obj["train"]["steps"] > 0, obj["train"]
 ' "$tmp/out"
+check "demo writes its profile and trace" test -s "$tmp/demo/profile.h5" -a -s "$tmp/demo/cnn-trace.h5"
 check "demo --json draws no progress bar" test -z "$(tr -cd '\r' <"$tmp/err")"
 
-run demo --json
+run demo --json --dir "$tmp/demo"
 check "demo --json (flag after the command) exits 0" test "$rc" -eq 0
 check "demo --json (flag after the command) prints JSON" python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$tmp/out"
 
-run demo
+run demo --dir "$tmp/demo"
 check "demo exits 0" test "$rc" -eq 0
 check "demo prints its steps" grep -q "gradient check" "$tmp/out"
 
@@ -124,7 +129,7 @@ run tune --shapes 12x0x5
 check "tune --shapes bad exits 2" test "$rc" -eq 2
 check "tune --shapes bad names the shape" grep -q "12x0x5" "$tmp/err"
 printf 'garbage' > "$tmp/tune.h5"
-run demo --json
+run demo --json --dir "$tmp/demo"
 check "corrupt tuning cache: demo still runs" test "$rc" -eq 0
 check "corrupt tuning cache: warned" grep -q "ignoring the tuning cache" "$tmp/err"
 unset BSTACK_TUNE_CACHE
