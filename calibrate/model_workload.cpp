@@ -1,4 +1,5 @@
 #include "calibrate/model_workload.h"
+#include "src/util/strings.h"
 
 #include "calibrate/compare.h"
 #include "src/data/datasets.h"
@@ -31,17 +32,6 @@ struct Inputs {
   int64_t context = 0;
   std::string source;
 };
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t c = s.find(',', pos);
-    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (c == std::string::npos) return out;
-    pos = c + 1;
-  }
-}
 
 // The model's input shape, as train.cpp's load() derives it. The shipped digits are 1x8x8 with
 // 10 classes (data/digits.csv.gz; tests check this against the file), so the default needs no
@@ -176,20 +166,7 @@ class Replay {
     }
     opt_bytes_ = opt_states * param_bytes_;
     next_batch_ = tensor_bytes(bx) + tensor_bytes(by);
-    // Topological order, as Tensor::backward computes it (iterative DFS, inputs in order).
-    std::unordered_set<TensorImpl*> seen{loss.impl()};
-    std::vector<std::pair<TensorImpl*, size_t>> stack{{loss.impl(), 0}};
-    while (!stack.empty()) {
-      auto& [t, next] = stack.back();
-      const auto& fn = t->grad_fn;
-      if (fn && next < fn->inputs.size()) {
-        TensorImpl* in = fn->inputs[next++].impl();
-        if (in && in->requires_grad && seen.insert(in).second) stack.push_back({in, 0});
-        continue;
-      }
-      order_.push_back(t);
-      stack.pop_back();
-    }
+    order_ = backward_order(loss.impl());  // as Tensor::backward runs it
     // Activations: distinct storages the graph holds (all of a node's inputs, whether or not they
     // need a gradient), the batch and the loss.
     // A storage's nbytes is the byte size of the tensor that created it (numel x dtype size; the

@@ -57,6 +57,25 @@ Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, Backward
   return out;
 }
 
+std::vector<TensorImpl*> backward_order(TensorImpl* root) {
+  // Topological order (inputs before the ops that use them), iterative DFS.
+  std::vector<TensorImpl*> order;
+  std::unordered_set<TensorImpl*> seen{root};
+  std::vector<std::pair<TensorImpl*, size_t>> stack{{root, 0}};
+  while (!stack.empty()) {
+    auto& [t, next] = stack.back();
+    const auto& fn = t->grad_fn;
+    if (fn && next < fn->inputs.size()) {
+      TensorImpl* in = fn->inputs[next++].impl();
+      if (in && in->requires_grad && seen.insert(in).second) stack.push_back({in, 0});
+      continue;
+    }
+    order.push_back(t);
+    stack.pop_back();
+  }
+  return order;
+}
+
 void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
   BSTACK_CHECK(defined(), "backward: the tensor is undefined");
   BSTACK_CHECK(requires_grad(), "backward: tensor of shape {} does not require grad (no input of "
@@ -71,22 +90,7 @@ void Tensor::backward(const Tensor& grad_in, bool retain_graph) const {
                "backward: gradient {} {} does not match tensor {} {}", dtype_name(grad.dtype()),
                shape_str(grad.shape()), dtype_name(dtype()), shape_str(shape()));
 
-  // Topological order (inputs before the ops that use them), iterative DFS.
-  std::vector<TensorImpl*> order;
-  std::unordered_set<TensorImpl*> seen;
-  std::vector<std::pair<TensorImpl*, size_t>> stack{{impl(), 0}};
-  seen.insert(impl());
-  while (!stack.empty()) {
-    auto& [t, next] = stack.back();
-    const auto& fn = t->grad_fn;
-    if (fn && next < fn->inputs.size()) {
-      TensorImpl* in = fn->inputs[next++].impl();
-      if (in && in->requires_grad && seen.insert(in).second) stack.push_back({in, 0});
-      continue;
-    }
-    order.push_back(t);
-    stack.pop_back();
-  }
+  const std::vector<TensorImpl*> order = backward_order(impl());
 
   NoGradGuard no_grad;
   struct BackwardPhase {  // ops below are recorded as backward by the profiler

@@ -42,4 +42,8 @@ Tensor record(Tensor out, const char* name, std::vector<Tensor> inputs, Backward
 // A new tensor sharing `base`'s storage with the given geometry (no autograd history).
 Tensor make_view(const Tensor& base, Shape shape, Shape strides, int64_t offset);
 
+// The graph below `root` in the order Tensor::backward runs it reversed: every tensor that needs a
+// gradient after the ones it was computed from (iterative DFS, inputs in order), `root` last.
+std::vector<TensorImpl*> backward_order(TensorImpl* root);
+
 }  // namespace bstack

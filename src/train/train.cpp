@@ -1,4 +1,5 @@
 #include "src/train/train.h"
+#include "src/util/strings.h"
 
 #include "bstack_build_info.h"
 #include "kernels/parallel.h"
@@ -37,17 +38,6 @@ struct Loaded {
   data::CharTokenizer tok;
   double unigram_entropy = 0;
 };
-
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (true) {
-    const size_t c = s.find(',', pos);
-    out.push_back(s.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
-    if (c == std::string::npos) return out;
-    pos = c + 1;
-  }
-}
 
 Loaded load(const TrainConfig& cfg) {
   Loaded l;
