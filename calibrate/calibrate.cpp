@@ -21,6 +21,7 @@ const std::vector<Section>& sections() {
       {"compute", "compute (clock, FMA and int8 peaks)", 3, 8, calibrate_compute},
       {"gemm", "GEMM efficiency", 3, 15, calibrate_gemm},
       {"dispatch", "dispatch tax", 0.5, 1, calibrate_dispatch},
+      {"ops", "bstack op classes (per-call cost, bandwidth, GEMM-class efficiency)", 10, 30, calibrate_ops},
       {"datapath", "data path (file read, loader)", 3, 15, calibrate_datapath},
       {"power", "power (RAPL)", 0.5, 2, calibrate_power},
       {"gpu", "GPU", 1, 10, calibrate_gpu},

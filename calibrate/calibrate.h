@@ -53,6 +53,7 @@ void calibrate_memory(const Options&, MachineProfile&, const ProgressFn&);      
 void calibrate_compute(const Options&, MachineProfile&, const ProgressFn&);      // compute.cpp
 void calibrate_gemm(const Options&, MachineProfile&, const ProgressFn&);         // compute.cpp
 void calibrate_dispatch(const Options&, MachineProfile&, const ProgressFn&);     // compute.cpp
+void calibrate_ops(const Options&, MachineProfile&, const ProgressFn&);          // ops.cpp
 void calibrate_datapath(const Options&, MachineProfile&, const ProgressFn&);     // datapath.cpp
 void calibrate_power(const Options&, MachineProfile&, const ProgressFn&);        // power.cpp
 void calibrate_gpu(const Options&, MachineProfile&, const ProgressFn&);          // gpu.cpp

@@ -43,6 +43,9 @@ double overlap_fraction(const DistInfo& d, double gradient_bytes);
 
 // Whether an op name is GEMM-like (its compute roof uses the GEMM efficiency by size).
 bool is_gemm_op(const std::string& name);
+// The profile key of an op class: the op name, "_bwd" appended for its backward call (calibrate
+// section ops: op_<class>_t0_s, series ops/<class>).
+std::string op_class_key(const std::string& name, bool backward);
 
 CompareResult compare_trace(const MachineProfile& p, const Trace& t);
 

@@ -1,5 +1,7 @@
 #include "calibrate/machine.h"
 
+#include "calibrate/compare.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +54,29 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
                "`bstack calibrate --sections gemm`", m.threads);
   m.dispatch_s = need("dispatch_s");
   m.dispatch_autograd_s = need("dispatch_autograd_s");
+  // Per op class (section ops), at this thread count; absent in older profiles (roofline only).
+  for (const Series& s : p.series) {
+    if (s.name.rfind("ops/", 0) != 0 || s.columns.size() != 4) continue;
+    const std::string cls = s.name.substr(4);
+    const bool bwd = cls.ends_with("_bwd");
+    walls::OpClassModel c;
+    c.name = cls.substr(0, cls.size() - (bwd ? 4 : 0));
+    c.backward = bwd;
+    if (is_gemm_op(c.name)) {
+      // eta_i = FLOPs_i / (Peak x T_i): the measured time reproduced at each measured size.
+      for (size_t r = 0; r < s.rows(); ++r)
+        if (static_cast<int>(s.at(r, 0)) == (one ? 1 : all) && s.at(r, 1) > 0 && s.at(r, 3) > 0)
+          c.efficiency.push_back(
+              {s.at(r, 1), std::clamp(s.at(r, 1) / (m.peak_flops_per_s * s.at(r, 3)), 1e-4, 1.0)});
+      if (c.efficiency.empty()) continue;
+    } else {
+      const std::string t0 = "op_" + cls + "_t0_s" + sfx, bw = "op_" + cls + "_bytes_per_s" + sfx;
+      if (!p.has(t0) || !p.has(bw)) continue;
+      c.t0_s = p.value(t0);
+      c.bytes_per_s = p.value(bw);
+    }
+    m.op_classes.push_back(std::move(c));
+  }
   m.alpha_s = p.value_or("alpha_s", std::nan(""));
   m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
   return m;

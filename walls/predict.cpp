@@ -71,9 +71,20 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
   if (!finite_nonneg(op.flops) || !finite_nonneg(op.bytes) || !finite_nonneg(op.working_set_bytes))
     return invalid_op();
 
+  // The op's own class, when calibrate measured it (OpClassModel in predict.h).
+  const OpClassModel* cls = nullptr;
+  for (const auto& c : m.op_classes)
+    if (c.name == op.name && c.backward == op.backward) cls = &c;
+  if (cls && (!finite_nonneg(cls->t0_s) ||
+              (cls->efficiency.empty() && !positive(cls->bytes_per_s))))
+    return invalid_op();
+  const bool gemm_class = cls && !cls->efficiency.empty();
+
   // Wall 1: OPs / (Peak x eta), eta by the op's class (and, for GEMMs, its size).
-  const double eta =
-      op.is_gemm ? efficiency_for(m.gemm_efficiency, op.flops) : m.elementwise_efficiency;
+  const double eta = gemm_class ? efficiency_for(cls->efficiency, op.flops)
+                     : cls      ? m.elementwise_efficiency
+                     : op.is_gemm ? efficiency_for(m.gemm_efficiency, op.flops)
+                                  : m.elementwise_efficiency;
   const ComputeResult compute = compute_wall({op.flops, m.peak_flops_per_s, eta});
 
   // Wall 2: |W| / BW at the fastest level the working set fits in (node.h's memory_level_for).
@@ -88,14 +99,17 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
   if (level < 0) return invalid_op();  // no level holds it: beyond the model (it would page)
   const MemoryLevel& at = levels[static_cast<size_t>(level)];
   const MemoryResult memory =
-      memory_wall({op.bytes, at.bandwidth_bytes_per_s, ws, at.capacity_bytes});
+      memory_wall({op.bytes, cls && !gemm_class ? cls->bytes_per_s : at.bandwidth_bytes_per_s, ws,
+                   at.capacity_bytes});
 
   // Wall 3: the per-op dispatch overhead (split of the autograd pair in predict.h).
   if (!finite_nonneg(m.dispatch_s) || (autograd && !finite_nonneg(m.dispatch_autograd_s)) ||
       (op.backward && !autograd))
     return invalid_op();
   const double dispatch =
-      op.backward ? std::max(0.0, m.dispatch_autograd_s - m.dispatch_s) : m.dispatch_s;
+      cls           ? cls->t0_s  // measured with autograd on, as training runs it
+      : op.backward ? std::max(0.0, m.dispatch_autograd_s - m.dispatch_s)
+                    : m.dispatch_s;
 
   const double c = compute.time.value, mem = memory.time.value;
   if (std::isnan(c) || std::isnan(mem)) return invalid_op();

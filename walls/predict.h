@@ -71,6 +71,21 @@ struct EfficiencyPoint {
 // or flops < 0 / NaN. flops = 0 (an empty GEMM) gives the smallest size's eta.
 double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops);
 
+// How one op class of the framework really runs (calibrate section ops), when measured: `name` and
+// `backward` match OpCost's. Element-wise and other non-GEMM classes (efficiency empty):
+//   T = t0_s + bytes / bytes_per_s      (Hockney 1994's latency + size / bandwidth form)
+// with t0_s the per-call cost (allocation, thread-pool dispatch, autograd node) taking the place
+// of D_op, and bytes_per_s the bandwidth the class reaches, taking the place of BW_level.
+// GEMM-class (efficiency not empty): eta = efficiency_for(efficiency, flops), measured on the
+// class's own shapes, taking the place of gemm_efficiency; D_op = t0_s.
+struct OpClassModel {
+  std::string name;
+  bool backward = false;
+  double t0_s = 0;
+  double bytes_per_s = 0;                   // non-GEMM classes; > 0
+  std::vector<EfficiencyPoint> efficiency;  // GEMM-class; empty for the others
+};
+
 // The machine at the thread count the run uses, from its calibrated profile.
 struct Machine {
   std::string name;
@@ -86,6 +101,9 @@ struct Machine {
                                   // (calibrate: dispatch_autograd_s)
   double alpha_s;                 // all-reduce latency per message; NaN when unknown (one rank)
   double beta_bytes_per_s;        // link bandwidth; NaN when unknown
+  // Per op class measurements; an op whose class is listed here is predicted from them instead
+  // of the roofline's triad bandwidth / square-GEMM efficiency / dispatch_s (empty: older profiles).
+  std::vector<OpClassModel> op_classes;
 };
 
 // What one op (one forward or one backward call of a tensor op) costs, from the workload's shapes
@@ -117,6 +135,13 @@ struct OpPrediction {
 //                           call), so a forward/backward pair costs the measured
 //                           dispatch_autograd_s.
 // A backward op with autograd = false is outside the domain (NaN).
+// An op whose (name, backward) has an OpClassModel in m.op_classes takes that model instead
+// (level is still the level its working set fits in, for reports): non-GEMM
+//   compute_s = OPs / (Peak x elementwise_efficiency), memory_s = bytes / bytes_per_s,
+//   dispatch_s = t0_s;
+// GEMM-class  compute_s = OPs / (Peak x eta_class(OPs)), memory_s = |W| / BW_level,
+//   dispatch_s = t0_s.
+// A class model with t0_s < 0 / NaN, bytes_per_s <= 0 (non-GEMM) or a malformed table gives NaN.
 OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd);
 
 struct StepPrediction {

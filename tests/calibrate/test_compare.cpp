@@ -64,6 +64,45 @@ TEST(Machine, FromProfile) {
   EXPECT_NE(test::error_of([&] { machine_from_profile(q, 1); }).find("dispatch_s"), std::string::npos);
 }
 
+TEST(Machine, OpClassesFromSectionOps) {
+  MachineProfile p = profile();
+  EXPECT_TRUE(machine_from_profile(p, 1).op_classes.empty());  // an older profile: roofline only
+  // relu: t0 3 us, 4 GB/s on one thread; 2 us, 8 GB/s on two.
+  p.set({"op_relu_t0_s_1t", 3e-6, "s", "test"});
+  p.set({"op_relu_bytes_per_s_1t", 4e9, "B/s", "test"});
+  p.set({"op_relu_t0_s", 2e-6, "s", "test"});
+  p.set({"op_relu_bytes_per_s", 8e9, "B/s", "test"});
+  p.add_series({"ops/relu", {"threads", "flops", "bytes", "seconds"}, {1, 1e3, 8e3, 5e-6}, "test"});
+  // conv2d backward: 1e8 FLOP in 2 ms on one thread: 5e10 FLOP/s = eta 0.5 of the 1e11 peak;
+  // 1e6 FLOP in 100 us: 1e10 FLOP/s, eta 0.1. Two threads: 1e8 FLOP in 1.25 ms against 2e11: 0.4.
+  p.add_series({"ops/conv2d_bwd", {"threads", "flops", "bytes", "seconds"},
+                {1, 1e8, 1e6, 2e-3, 1, 1e6, 1e4, 1e-4, 2, 1e8, 1e6, 1.25e-3}, "test"});
+  const walls::Machine m = machine_from_profile(p, 1);
+  ASSERT_EQ(m.op_classes.size(), 2u);
+  const walls::OpClassModel* relu = nullptr;
+  const walls::OpClassModel* conv = nullptr;
+  for (const auto& c : m.op_classes) (c.name == "relu" ? relu : conv) = &c;
+  ASSERT_TRUE(relu && conv);
+  EXPECT_FALSE(relu->backward);
+  EXPECT_DOUBLE_EQ(relu->t0_s, 3e-6);
+  EXPECT_DOUBLE_EQ(relu->bytes_per_s, 4e9);
+  EXPECT_EQ(conv->name, "conv2d");
+  EXPECT_TRUE(conv->backward);
+  ASSERT_EQ(conv->efficiency.size(), 2u);
+  EXPECT_NEAR(conv->efficiency[0].efficiency, 0.5, 1e-12);
+  EXPECT_NEAR(conv->efficiency[1].efficiency, 0.1, 1e-12);
+  // Predicted relu of 8e5 B on one thread: 3 us + 8e5 / 4e9 = 203 us.
+  EXPECT_NEAR(walls::predict_op(m, {"relu", false, 2e5, 8e5, 0, false}, true).seconds, 203e-6, 1e-15);
+  const walls::Machine m2 = machine_from_profile(p, 2);
+  for (const auto& c : m2.op_classes) {
+    if (c.name == "relu") EXPECT_DOUBLE_EQ(c.t0_s, 2e-6);
+    else {
+      ASSERT_EQ(c.efficiency.size(), 1u);
+      EXPECT_NEAR(c.efficiency[0].efficiency, 0.4, 1e-12);
+    }
+  }
+}
+
 TEST(Compare, PredictsFromFlopsAndBytesOnly) {
   Trace t;
   t.path = "synthetic";

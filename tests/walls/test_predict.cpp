@@ -183,6 +183,49 @@ TEST(PredictOp, NothingToDoBindsNothing) {
   EXPECT_EQ(p.level, 0);
 }
 
+TEST(PredictOp, MeasuredElementwiseClassReplacesTriadAndDispatch) {
+  // relu measured: t0 = 10 us per call, 5 GB/s. The tiny add's class is not listed: roofline.
+  w::Machine m = machine();
+  m.op_classes = {{"relu", false, 10e-6, 5e9, {}}, {"relu", true, 20e-6, 2e9, {}}};
+  // relu of 1e6 floats: 1e6 FLOP, 8e6 B. T = 10 us + 8e6 / 5e9 = 10 us + 1.6 ms = 1.61 ms.
+  const w::OpPrediction f = w::predict_op(m, {"relu", false, 1e6, 8e6, 0, false}, true);
+  EXPECT_NEAR(f.seconds, 1.61e-3, 1e-15);
+  EXPECT_NEAR(f.memory_s, 1.6e-3, 1e-15);
+  EXPECT_DOUBLE_EQ(f.dispatch_s, 10e-6);
+  EXPECT_NEAR(f.compute_s, 1e6 / 200e9, 1e-18);  // eta 1: 5 us, under the memory roof
+  EXPECT_EQ(f.binding_wall, 2);
+  EXPECT_EQ(f.level, 2);  // 8e6 B fits L3 (3.2e7), not L2 (1e6): reported, not used
+  // Its backward: 12e6 B at 2 GB/s = 6 ms, + 20 us (the class's own t0, not the autograd split).
+  const w::OpPrediction b = w::predict_op(m, {"relu", true, 1e6, 12e6, 0, false}, true);
+  EXPECT_NEAR(b.seconds, 6.02e-3, 1e-15);
+  EXPECT_DOUBLE_EQ(b.dispatch_s, 20e-6);
+  // An unlisted class keeps the roofline: tiny add 1.2e4 B in L2 at 100 GB/s + 2 us.
+  const w::OpPrediction a = w::predict_op(m, tiny_add(), true);
+  EXPECT_NEAR(a.seconds, 1.2e4 / 100e9 + 2e-6, 1e-15);
+  // Outside the domain: negative t0, zero bandwidth.
+  m.op_classes = {{"relu", false, -1e-6, 5e9, {}}};
+  EXPECT_TRUE(std::isnan(w::predict_op(m, {"relu", false, 1e6, 8e6, 0, false}, true).seconds));
+  m.op_classes = {{"relu", false, 1e-6, 0, {}}};
+  EXPECT_TRUE(std::isnan(w::predict_op(m, {"relu", false, 1e6, 8e6, 0, false}, true).seconds));
+}
+
+TEST(PredictOp, MeasuredGemmClassUsesItsOwnEfficiencyTable) {
+  // conv2d measured at eta 0.05 (1e6 FLOP) and 0.1 (1e8 FLOP); the square table says 0.2 .. 0.6.
+  w::Machine m = machine();
+  m.op_classes = {{"conv2d", false, 0, 0, {{1e6, 0.05}, {1e8, 0.1}}}};
+  // 1e7 FLOP: half-way in ln between 1e6 and 1e8: eta 0.075; 1e7 / (200e9 x 0.075) = 666.67 us.
+  // Memory: 1e5 B in L2 at 100 GB/s = 1 us: compute binds. Dispatch = t0 = 0.
+  const w::OpPrediction p = w::predict_op(m, {"conv2d", false, 1e7, 1e5, 0, true}, true);
+  EXPECT_NEAR(p.efficiency, 0.075, 1e-12);
+  EXPECT_NEAR(p.seconds, 1e7 / (200e9 * 0.075), 1e-12);
+  EXPECT_DOUBLE_EQ(p.dispatch_s, 0);
+  EXPECT_EQ(p.binding_wall, 1);
+  // matmul is not listed: the square table's 0.4 at 1e7 and dispatch 2 us.
+  const w::OpPrediction q = w::predict_op(m, {"matmul", false, 1e7, 1e5, 0, true}, true);
+  EXPECT_NEAR(q.efficiency, 0.4, 1e-12);
+  EXPECT_NEAR(q.seconds, 1e7 / (200e9 * 0.4) + 2e-6, 1e-15);
+}
+
 TEST(PredictOp, OutsideTheDomainIsNaN) {
   const w::Machine m = machine();
   auto invalid = [](const w::OpPrediction& p) {

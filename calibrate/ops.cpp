@@ -1,0 +1,151 @@
+// Section "ops" of bstack calibrate: how bstack's own op classes run, as the predictor reads them
+// (walls/predict.h OpClassModel). The roofline of triad bandwidth and square-SGEMM efficiency is
+// far too optimistic for the ops a small model runs (issue 8): element-wise and pooling ops carry
+// a fixed per-call cost (output allocation, thread-pool dispatch, the autograd node) and reach
+// less than triad bandwidth; conv2d (im2col + GEMM) and skinny linear shapes run well below the
+// square SGEMM of the same FLOPs.
+//
+// Method: forward + backward + Adam step of the zoo's layers (mlp: Linear/ReLU; cnn: Conv2d,
+// ReLU, MaxPool2d, Linear; gpt-tiny: Embedding, LayerNorm, causal attention, GELU MLP) with
+// synthetic inputs and cross-entropy, recording autograd as training does, under the op
+// profiler (src/profile/profiler.h: the same per-op FLOPs and bytes a trace holds). Batches are
+// chosen apart from the ones `bstack train` is usually run at, so a comparison tests the fit,
+// not a replay. Each (op, direction, signature) keeps its best time over the repeats after a
+// warm-up step. Per op class (name + forward/backward) and thread count:
+//   element-wise and the rest: T = t0 + bytes / bw_eff, Hockney's form fitted with relative-error
+//     weights (calibrate/lsq.h fit_hockney; Hockney 1994);
+//   GEMM-class (matmul, linear, conv2d, attention): eta_i = FLOPs_i / (Peak x T_i) at each
+//     measured size, interpolated in ln FLOPs by walls::efficiency_for (the per-call overhead is
+//     part of eta here: T = FLOPs / (Peak x eta) reproduces each measured time).
+// Profile: params op_<class>_t0_s[_1t], op_<class>_bytes_per_s[_1t] (non-GEMM classes; <class> is
+// the op name, "_bwd" appended for a backward call) and one series per class, "ops/<class>"
+// (threads, flops, bytes, seconds), every best time the fits (and the GEMM tables) came from.
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "calibrate/calibrate.h"
+#include "calibrate/compare.h"
+#include "calibrate/lsq.h"
+#include "calibrate/util.h"
+#include "kernels/parallel.h"
+#include "src/nn/loss.h"
+#include "src/nn/zoo.h"
+#include "src/ops.h"
+#include "src/optim/optim.h"
+#include "src/profile/profiler.h"
+#include "src/random.h"
+#include "src/tensor.h"
+
+namespace bstack::calibrate {
+
+std::string op_class_key(const std::string& name, bool backward) {
+  return backward ? name + "_bwd" : name;
+}
+
+namespace {
+
+struct Sample {
+  double flops, bytes, seconds;
+};
+
+// One model at one batch, `reps` timed steps after one warm-up; the best time of every
+// (class, signature) goes into `out`.
+void run_model(const std::string& model, int64_t batch, int reps,
+               std::map<std::string, std::map<std::string, Sample>>& out) {
+  Generator gen(1);
+  nn::ModelSpec spec;
+  spec.name = model;
+  const bool tokens = model == "gpt-tiny";
+  if (tokens) spec.vocab = 96;
+  else spec.input = {1, 8, 8}, spec.classes = 10;  // the shipped digits (train.cpp's default)
+  auto m = nn::make_model(spec, gen);
+  optim::Adam opt(m->parameters(), optim::AdamOptions{});
+  Tensor x = tokens ? zeros({batch, nn::GPTConfig{}.context}, DType::i64)
+                    : randn({batch, 1, 8, 8}, gen);
+  Tensor y = zeros(tokens ? Shape{batch * nn::GPTConfig{}.context} : Shape{batch}, DType::i64);
+  for (int r = 0; r <= reps; ++r) {
+    Profiler prof;
+    {
+      ProfileScope scope(prof);
+      Tensor logits = m->forward(x);
+      Tensor loss = nn::cross_entropy(logits.reshape({-1, logits.size(-1)}), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    }
+    if (r == 0) continue;  // warm-up: first touch, allocator growth
+    for (const OpRecord& op : prof.ops) {
+      auto& by_sig = out[op_class_key(op.name, op.backward)];
+      const std::string sig = model + " " + op.signature();
+      auto it = by_sig.find(sig);
+      if (it == by_sig.end()) by_sig[sig] = {op.flops, op.bytes, op.seconds};
+      else it->second.seconds = std::min(it->second.seconds, op.seconds);
+    }
+  }
+}
+
+struct ThreadScope {
+  int prev;
+  explicit ThreadScope(int n) : prev(kernels::num_threads()) { kernels::set_num_threads(n); }
+  ~ThreadScope() { kernels::set_num_threads(prev); }
+};
+
+}  // namespace
+
+void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progress) {
+  const int nt = o.threads > 0 ? o.threads : kernels::num_threads();
+  const int reps = o.quick ? 3 : 7;
+  struct Run { std::string model; std::vector<int64_t> batches; };
+  const std::vector<Run> runs = {
+      {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {2, 8, 32, 96}}};
+  const std::vector<int> thread_counts = nt > 1 ? std::vector<int>{1, nt} : std::vector<int>{1};
+  const std::string how = fmt::format(
+      "zoo layers (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 2, 8, 32, 96) "
+      "forward + cross-entropy + backward + Adam under the op profiler, autograd on, best of {} "
+      "steps after a warm-up per (op, signature)", reps);
+  size_t job = 0, jobs = 0;
+  for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size();
+  std::map<std::string, Series> series;
+  for (int threads : thread_counts) {
+    ThreadScope ts(threads);
+    std::map<std::string, std::map<std::string, Sample>> samples;
+    for (const Run& r : runs)
+      for (int64_t b : r.batches) {
+        progress(double(job++) / double(jobs), fmt::format("ops: {} batch {} {}t", r.model, b, threads));
+        run_model(r.model, b, reps, samples);
+      }
+    const std::string sfx = threads == 1 ? "_1t" : "";
+    for (const auto& [cls, by_sig] : samples) {
+      auto [it, fresh] = series.try_emplace(cls, Series{"ops/" + cls, {"threads", "flops", "bytes", "seconds"}, {}, how});
+      std::vector<double> bytes, secs;
+      for (const auto& [sig, s] : by_sig) {
+        it->second.add_row({double(threads), s.flops, s.bytes, s.seconds});
+        if (s.seconds > 0) bytes.push_back(s.bytes), secs.push_back(s.seconds);
+      }
+      const std::string name = cls.substr(0, cls.size() - (cls.ends_with("_bwd") ? 4 : 0));
+      if (is_gemm_op(name) || secs.empty()) continue;  // GEMM-class: read from the series
+      double t0 = 0, bw = 0, q = std::nan("");
+      std::string m = how;
+      try {
+        const AlphaBetaFit f = fit_hockney(bytes, secs);
+        t0 = f.alpha_s, bw = f.beta_bytes_per_s, q = f.r2;
+        m += ", fitted T = t0 + bytes / bw (Hockney 1994), relative-error weights";
+      } catch (const std::exception&) {
+        // One size, or time not growing with bytes: a fixed cost per call, the smallest measured.
+        t0 = *std::min_element(secs.begin(), secs.end()), bw = 1e18;
+        m += "; one size or time not growing with bytes: t0 = the best time, bytes free";
+      }
+      p.set({"op_" + cls + "_t0_s" + sfx, t0, "s", m, q, std::isnan(q) ? "" : "r2"});
+      p.set({"op_" + cls + "_bytes_per_s" + sfx, bw, "B/s", m, q, std::isnan(q) ? "" : "r2"});
+    }
+  }
+  for (auto& [cls, s] : series) p.add_series(std::move(s));
+  progress(1.0, "ops done");
+}
+
+}  // namespace bstack::calibrate
