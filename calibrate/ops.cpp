@@ -10,8 +10,10 @@
 // synthetic inputs and cross-entropy, recording autograd as training does, under the op
 // profiler (src/profile/profiler.h: the same per-op FLOPs and bytes a trace holds). Batches are
 // chosen apart from the ones `bstack train` is usually run at, so a comparison tests the fit,
-// not a replay. Each (op, direction, signature) keeps its best time over the repeats after a
-// warm-up step. Per op class (name + forward/backward) and thread count:
+// not a replay. Each (op, direction, signature) keeps its MEDIAN time over the repeats after a
+// warm-up step, not the best: the predictor is compared with training steps, whose ops pay the
+// allocator's and the thread pool's typical cost, and the best of N ran faster than that
+// (relu at batch 64 on the 2-core VM: best-of-3 fit 10 us a call, training 43 us). Per op class (name + forward/backward) and thread count:
 //   element-wise and the rest: T = t0 + bytes / bw_eff, Hockney's form fitted with relative-error
 //     weights (calibrate/lsq.h fit_hockney; Hockney 1994);
 //   GEMM-class (matmul, linear, conv2d, attention): eta_i = FLOPs_i / (Peak x T_i) at each
@@ -50,10 +52,11 @@ std::string op_class_key(const std::string& name, bool backward) {
 namespace {
 
 struct Sample {
-  double flops, bytes, seconds;
+  double flops, bytes;
+  std::vector<double> seconds;  // one per timed step (and per call of that signature)
 };
 
-// One model at one batch, `reps` timed steps after one warm-up; the best time of every
+// One model at one batch, `reps` timed steps after one warm-up; every time of every
 // (class, signature) goes into `out`.
 void run_model(const std::string& model, int64_t batch, int reps,
                std::map<std::string, std::map<std::string, Sample>>& out) {
@@ -83,8 +86,8 @@ void run_model(const std::string& model, int64_t batch, int reps,
       auto& by_sig = out[op_class_key(op.name, op.backward)];
       const std::string sig = model + " " + op.signature();
       auto it = by_sig.find(sig);
-      if (it == by_sig.end()) by_sig[sig] = {op.flops, op.bytes, op.seconds};
-      else it->second.seconds = std::min(it->second.seconds, op.seconds);
+      if (it == by_sig.end()) by_sig[sig] = {op.flops, op.bytes, {op.seconds}};
+      else it->second.seconds.push_back(op.seconds);
     }
   }
 }
@@ -99,15 +102,15 @@ struct ThreadScope {
 
 void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progress) {
   const int nt = o.threads > 0 ? o.threads : kernels::num_threads();
-  const int reps = o.quick ? 3 : 7;
+  const int reps = o.quick ? 5 : 9;
   struct Run { std::string model; std::vector<int64_t> batches; };
   const std::vector<Run> runs = {
       {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {2, 8, 32, 96}}};
   const std::vector<int> thread_counts = nt > 1 ? std::vector<int>{1, nt} : std::vector<int>{1};
   const std::string how = fmt::format(
       "zoo layers (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 2, 8, 32, 96) "
-      "forward + cross-entropy + backward + Adam under the op profiler, autograd on, best of {} "
-      "steps after a warm-up per (op, signature)", reps);
+      "forward + cross-entropy + backward + Adam under the op profiler, autograd on, {} timed "
+      "steps after a warm-up, median per (op, signature)", reps);
   size_t job = 0, jobs = 0;
   for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size();
   std::map<std::string, Series> series;
@@ -124,8 +127,9 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
       auto [it, fresh] = series.try_emplace(cls, Series{"ops/" + cls, {"threads", "flops", "bytes", "seconds"}, {}, how});
       std::vector<double> bytes, secs;
       for (const auto& [sig, s] : by_sig) {
-        it->second.add_row({double(threads), s.flops, s.bytes, s.seconds});
-        if (s.seconds > 0) bytes.push_back(s.bytes), secs.push_back(s.seconds);
+        const double t = median(s.seconds);
+        it->second.add_row({double(threads), s.flops, s.bytes, t});
+        if (t > 0) bytes.push_back(s.bytes), secs.push_back(t);
       }
       const std::string name = cls.substr(0, cls.size() - (cls.ends_with("_bwd") ? 4 : 0));
       if (is_gemm_op(name) || secs.empty()) continue;  // GEMM-class: read from the series

@@ -199,9 +199,9 @@ TEST(PredictOp, MeasuredElementwiseClassReplacesTriadAndDispatch) {
   const w::OpPrediction b = w::predict_op(m, {"relu", true, 1e6, 12e6, 0, false}, true);
   EXPECT_NEAR(b.seconds, 6.02e-3, 1e-15);
   EXPECT_DOUBLE_EQ(b.dispatch_s, 20e-6);
-  // An unlisted class keeps the roofline: tiny add 1.2e4 B in L2 at 100 GB/s + 2 us.
+  // An unlisted class keeps the roofline: tiny add 1.2e4 B in L1d (32 KiB) at 400 GB/s + 2 us.
   const w::OpPrediction a = w::predict_op(m, tiny_add(), true);
-  EXPECT_NEAR(a.seconds, 1.2e4 / 100e9 + 2e-6, 1e-15);
+  EXPECT_NEAR(a.seconds, 1.2e4 / 400e9 + 2e-6, 1e-15);
   // Outside the domain: negative t0, zero bandwidth.
   m.op_classes = {{"relu", false, -1e-6, 5e9, {}}};
   EXPECT_TRUE(std::isnan(w::predict_op(m, {"relu", false, 1e6, 8e6, 0, false}, true).seconds));
