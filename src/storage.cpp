@@ -22,12 +22,11 @@ constexpr bool kSanitized = false;
 constexpr bool kSanitized = false;
 #endif
 
-constexpr size_t kMinCached = 32 * 1024;
-
-// Sizes are rounded so that nearby requests share a free list: to 4 KiB below 1 MiB, above it
-// to an eighth of the power of two below (at most 12.5% slack).
+// Sizes are rounded so that nearby requests share a free list: to the 64-byte alignment below
+// 4 KiB, to 4 KiB below 1 MiB, above it to an eighth of the power of two below (at most 12.5%
+// slack).
 size_t round_block(size_t n) {
-  if (n < kMinCached) return (std::max<size_t>(n, 1) + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
+  if (n < 4096) return (std::max<size_t>(n, 1) + Storage::kAlignment - 1) / Storage::kAlignment * Storage::kAlignment;
   if (n <= (size_t{1} << 20)) return (n + 4095) / 4096 * 4096;
   size_t p = size_t{1} << 20;
   while (p * 2 <= n) p *= 2;
@@ -54,7 +53,7 @@ struct Allocator {
       stats.allocated += static_cast<int64_t>(nbytes);
       stats.reserved += static_cast<int64_t>(block);
       stats.peak_allocated = std::max(stats.peak_allocated, stats.allocated);
-      if (block >= kMinCached) {
+      {
         auto it = free_blocks.find(block);
         if (it != free_blocks.end() && !it->second.empty()) {
           void* p = it->second.back();
@@ -83,7 +82,7 @@ struct Allocator {
       std::lock_guard<std::mutex> lock(mu);
       stats.allocated -= static_cast<int64_t>(nbytes);
       stats.reserved -= static_cast<int64_t>(block);
-      if (block >= kMinCached && stats.cached + static_cast<int64_t>(block) <= limit) {
+      if (stats.cached + static_cast<int64_t>(block) <= limit) {
         free_blocks[block].push_back(p);
         stats.cached += static_cast<int64_t>(block);
         return;

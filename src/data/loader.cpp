@@ -3,6 +3,8 @@
 #include "kernels/parallel.h"
 #include "src/ops.h"
 
+#include <utility>
+
 namespace bstack::data {
 
 DataLoader::DataLoader(Dataset ds, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed)
@@ -12,7 +14,44 @@ DataLoader::DataLoader(Dataset ds, int64_t batch_size, bool shuffle, bool drop_l
 }
 
 DataLoader::~DataLoader() {
-  if (pending_.valid()) pending_.wait();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void DataLoader::wait_idle() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return request_ < 0; });
+  ready_ = false;
+  made_ = {};
+  error_ = nullptr;
+}
+
+void DataLoader::work() {
+  kernels::SerialRegion serial;  // no OpenMP team of its own (kernels/parallel.h)
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [&] { return stop_ || (request_ >= 0 && !ready_); });
+    if (stop_) return;
+    const int64_t b = request_;
+    lock.unlock();
+    Batch out;
+    std::exception_ptr err;
+    try {
+      out = make(b);
+    } catch (...) {
+      err = std::current_exception();
+    }
+    lock.lock();
+    made_ = std::move(out);
+    error_ = err;
+    ready_ = true;
+    request_ = -1;
+    cv_.notify_all();
+  }
 }
 
 int64_t DataLoader::batches_per_epoch() const {
@@ -30,14 +69,14 @@ void DataLoader::shard(int rank, int world) {
   BSTACK_CHECK(world >= 1 && rank >= 0 && rank < world, "DataLoader::shard: rank {} of {} is not a rank", rank, world);
   BSTACK_CHECK(batch_ >= world, "the global batch ({}) must be at least the number of ranks ({}), so every rank "
                "gets a sample of every batch", batch_, world);
-  if (pending_.valid()) pending_.wait();
+  wait_idle();
   rank_ = rank;
   world_ = world;
   cursor_ = -1;
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
-  if (pending_.valid()) pending_.wait();
+  wait_idle();
   if (shuffle_) {
     // One permutation per (seed, epoch): splitmix-style mixing keeps epochs independent.
     order_ = permutation(ds_.size(), seed_ * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(epoch) + 1);
@@ -59,17 +98,29 @@ Batch DataLoader::make(int64_t b) const {
 }
 
 void DataLoader::prefetch(int64_t b) {
-  if (b < batches_per_epoch())
-    pending_ = std::async(std::launch::async, [this, b] {
-      kernels::SerialRegion serial;
-      return make(b);
-    });
+  if (b >= batches_per_epoch()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
+    request_ = b;
+    ready_ = false;
+  }
+  cv_.notify_all();
 }
 
 bool DataLoader::next(Batch& out) {
   BSTACK_CHECK(cursor_ >= 0, "DataLoader: call start_epoch() before next()");
   if (cursor_ >= batches_per_epoch()) return false;
-  out = pending_.get();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    BSTACK_CHECK(ready_ || request_ >= 0, "DataLoader: batch {} failed to load earlier; call "
+                 "start_epoch() again", cursor_);
+    cv_.wait(lock, [&] { return ready_; });
+    ready_ = false;
+    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    out = std::move(made_);
+    made_ = {};
+  }
   ++cursor_;
   prefetch(cursor_);
   return true;

@@ -1,6 +1,10 @@
 // DataLoader: batches of a Dataset in a seeded order (a new permutation each epoch, from
 // (seed, epoch) alone, so a resumed run sees the same batches), with drop_last, and a
 // background thread that assembles the next batch while the caller trains on this one.
+// The thread lives as long as the loader (PyTorch's persistent_workers): a thread started per
+// batch (std::async) costs every step a clone and, at its exit, glibc's madvise(MADV_DONTNEED)
+// of its 8 MiB stack, whose TLB shoot-down interrupts the training thread's core -- on the
+// 2-core VM 40-70 us inside whichever op was running (strace and per-op traces, issue 8).
 //
 // Distributed sampling (shard()): with `world` ranks, batch k of the epoch is the same global
 // batch as on one rank (the same batch_size samples of the same permutation), and rank r takes
@@ -13,7 +17,10 @@
 
 #include "src/data/datasets.h"
 
-#include <future>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
 
 namespace bstack::data {
 
@@ -42,7 +49,9 @@ class DataLoader {
 
  private:
   Batch make(int64_t b) const;
-  void prefetch(int64_t b);
+  void prefetch(int64_t b);  // ask the worker for batch b (no-op past the epoch's end)
+  void work();               // the worker thread's loop
+  void wait_idle();          // until no batch is being made; drops a made, untaken one
   Dataset ds_;
   int64_t batch_;
   bool shuffle_, drop_last_;
@@ -50,7 +59,13 @@ class DataLoader {
   int rank_ = 0, world_ = 1;
   std::vector<int64_t> order_;
   int64_t cursor_ = -1;
-  std::future<Batch> pending_;
+  std::thread worker_;        // started on the first prefetch
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t request_ = -1;      // batch the worker is asked for / is making; -1: none
+  bool ready_ = false, stop_ = false;
+  Batch made_;
+  std::exception_ptr error_;  // what make() threw, rethrown by next()
 };
 
 }  // namespace bstack::data
