@@ -74,9 +74,14 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
       if (!p.has(t0) || !p.has(bw)) continue;
       c.t0_s = p.value(t0);
       c.bytes_per_s = p.value(bw);
+      for (size_t r = 0; r < s.rows(); ++r)  // the measured times the predictor interpolates
+        if (static_cast<int>(s.at(r, 0)) == (one ? 1 : all) && s.at(r, 2) > 0 && s.at(r, 3) > 0)
+          c.time_by_bytes.push_back({s.at(r, 2), s.at(r, 3)});
     }
     m.op_classes.push_back(std::move(c));
   }
+  m.step_overhead_s = p.value_or("op_step_overhead_s" + sfx, 0.0);
+  m.overhead_per_op_s = p.value_or("op_overhead_per_op_s" + sfx, 0.0);
   m.alpha_s = p.value_or("alpha_s", std::nan(""));
   m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
   return m;

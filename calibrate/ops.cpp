@@ -5,24 +5,34 @@
 // less than triad bandwidth; conv2d (im2col + GEMM) and skinny linear shapes run well below the
 // square SGEMM of the same FLOPs.
 //
-// Method: forward + backward + Adam step of the zoo's layers (mlp: Linear/ReLU; cnn: Conv2d,
-// ReLU, MaxPool2d, Linear; gpt-tiny: Embedding, LayerNorm, causal attention, GELU MLP) with
-// synthetic inputs and cross-entropy, recording autograd as training does, under the op
-// profiler (src/profile/profiler.h: the same per-op FLOPs and bytes a trace holds). Batches are
-// chosen apart from the ones `bstack train` is usually run at, so a comparison tests the fit,
-// not a replay. Each (op, direction, signature) keeps its MEDIAN time over the repeats after a
-// warm-up step, not the best: the predictor is compared with training steps, whose ops pay the
-// allocator's and the thread pool's typical cost, and the best of N ran faster than that
-// (relu at batch 64 on the 2-core VM: best-of-3 fit 10 us a call, training 43 us). Per op class (name + forward/backward) and thread count:
-//   element-wise and the rest: T = t0 + bytes / bw_eff, Hockney's form fitted with relative-error
-//     weights (calibrate/lsq.h fit_hockney; Hockney 1994);
+// Method: `bstack train` steps of the zoo models (mlp: Linear/ReLU; cnn: Conv2d, ReLU,
+// MaxPool2d, Linear; gpt-tiny: Embedding, LayerNorm, causal attention, GELU MLP) with synthetic
+// inputs: train::loss_and_correct, zero_grad, backward, Adam, under the op profiler
+// (src/profile/profiler.h: the same per-op FLOPs and bytes a trace holds), timed as train times
+// a step. Batches are chosen apart from the ones `bstack train` is usually run at (16, 64, 256)
+// and around them, so a comparison tests the interpolation, not a replay. Each (op, direction,
+// signature) keeps its MEDIAN time over the repeats after a warm-up step, not the best: the
+// predictor is compared with training steps, whose ops pay the allocator's and the thread pool's
+// typical cost. Per op class (name + forward/backward) and thread count:
+//   element-wise and the rest: the table of (bytes, median time) per signature, which the
+//     predictor interpolates in log-log (walls::time_for: a class's time per byte jumps where
+//     its working set leaves a cache level -- gpt-tiny at batch 256 runs every element-wise op
+//     at about half the bandwidth of batch 64); and, for reports, Hockney's T = t0 + bytes / bw
+//     fitted with relative-error weights (calibrate/lsq.h fit_hockney; Hockney 1994), whose t0 is
+//     the per-call share (wall 3);
 //   GEMM-class (matmul, linear, conv2d, attention): eta_i = FLOPs_i / (Peak x T_i) at each
 //     measured size, interpolated in ln FLOPs by walls::efficiency_for (the per-call overhead is
-//     part of eta here: T = FLOPs / (Peak x eta) reproduces each measured time).
+//     part of eta here: T = FLOPs / (Peak x eta) reproduces each measured time);
+//   the step's time outside its ops (step wall time - the ops' summed time: building and
+//     freeing the graph, zero_grad, the optimizer's loop, the profiler's records): per_step +
+//     ops x per_op, the same form fitted over the (model, batch) medians.
 // Profile: params op_<class>_t0_s[_1t], op_<class>_bytes_per_s[_1t] (non-GEMM classes; <class> is
-// the op name, "_bwd" appended for a backward call) and one series per class, "ops/<class>"
-// (threads, flops, bytes, seconds), every best time the fits (and the GEMM tables) came from.
+// the op name, "_bwd" appended for a backward call), op_step_overhead_s[_1t],
+// op_overhead_per_op_s[_1t]; one series per class, "ops/<class>" (threads, flops, bytes,
+// seconds: the median times the tables and fits came from) and "ops_outside" (threads, ops,
+// seconds).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <string>
@@ -41,6 +51,7 @@
 #include "src/optim/optim.h"
 #include "src/profile/profiler.h"
 #include "src/random.h"
+#include "src/train/train.h"
 #include "src/tensor.h"
 
 namespace bstack::calibrate {
@@ -56,10 +67,17 @@ struct Sample {
   std::vector<double> seconds;  // one per timed step (and per call of that signature)
 };
 
-// One model at one batch, `reps` timed steps after one warm-up; every time of every
-// (class, signature) goes into `out`.
+// A step's time outside its ops: step wall time - the recorded ops' summed seconds.
+struct Gap {
+  double ops;                   // ops recorded in the step
+  std::vector<double> seconds;  // one per timed step
+};
+
+// One model at one batch, `reps` timed steps after one warm-up, each the step `bstack train`
+// times (train::loss_and_correct, zero_grad, backward, optimizer step, under the profiler);
+// every time of every (class, signature) goes into `out`, the time outside the ops into `gap`.
 void run_model(const std::string& model, int64_t batch, int reps,
-               std::map<std::string, std::map<std::string, Sample>>& out) {
+               std::map<std::string, std::map<std::string, Sample>>& out, Gap& gap) {
   Generator gen(1);
   nn::ModelSpec spec;
   spec.name = model;
@@ -71,18 +89,25 @@ void run_model(const std::string& model, int64_t batch, int reps,
   Tensor x = tokens ? zeros({batch, nn::GPTConfig{}.context}, DType::i64)
                     : randn({batch, 1, 8, 8}, gen);
   Tensor y = zeros(tokens ? Shape{batch * nn::GPTConfig{}.context} : Shape{batch}, DType::i64);
+  Profiler prof;  // one for every step, as training's: its records grow as a trace's do
   for (int r = 0; r <= reps; ++r) {
-    Profiler prof;
+    const size_t first = prof.ops.size();
+    const auto t0 = std::chrono::steady_clock::now();
     {
       ProfileScope scope(prof);
-      Tensor logits = m->forward(x);
-      Tensor loss = nn::cross_entropy(logits.reshape({-1, logits.size(-1)}), y);
+      auto [loss, correct] = train::loss_and_correct(*m, x, y);
       opt.zero_grad();
       loss.backward();
       opt.step();
     }
+    const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r == 0) continue;  // warm-up: first touch, allocator growth
-    for (const OpRecord& op : prof.ops) {
+    double ops_s = 0;
+    for (size_t i = first; i < prof.ops.size(); ++i) ops_s += prof.ops[i].seconds;
+    gap.ops = static_cast<double>(prof.ops.size() - first);
+    gap.seconds.push_back(std::max(0.0, step_s - ops_s));
+    for (size_t i = first; i < prof.ops.size(); ++i) {
+      const OpRecord& op = prof.ops[i];
       auto& by_sig = out[op_class_key(op.name, op.backward)];
       const std::string sig = model + " " + op.signature();
       auto it = by_sig.find(sig);
@@ -105,24 +130,47 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
   const int reps = o.quick ? 5 : 9;
   struct Run { std::string model; std::vector<int64_t> batches; };
   const std::vector<Run> runs = {
-      {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {2, 8, 32, 96}}};
+      {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {4, 8, 32, 128, 384}}};
   const std::vector<int> thread_counts = nt > 1 ? std::vector<int>{1, nt} : std::vector<int>{1};
   const std::string how = fmt::format(
-      "zoo layers (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 2, 8, 32, 96) "
-      "forward + cross-entropy + backward + Adam under the op profiler, autograd on, {} timed "
-      "steps after a warm-up, median per (op, signature)", reps);
+      "zoo models (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 4, 8, 32, 128, "
+      "384) trained as `bstack train` steps (loss and accuracy, zero_grad, backward, Adam) under "
+      "the op profiler, {} timed steps after a warm-up, median per (op, signature)", reps);
   size_t job = 0, jobs = 0;
   for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size();
   std::map<std::string, Series> series;
+  Series outside{"ops_outside", {"threads", "ops", "seconds"}, {}, how + "; step wall time - the "
+                 "recorded ops' summed time, median per (model, batch)"};
   for (int threads : thread_counts) {
     ThreadScope ts(threads);
     std::map<std::string, std::map<std::string, Sample>> samples;
+    std::vector<double> gap_ops, gap_s;
     for (const Run& r : runs)
       for (int64_t b : r.batches) {
         progress(double(job++) / double(jobs), fmt::format("ops: {} batch {} {}t", r.model, b, threads));
-        run_model(r.model, b, reps, samples);
+        Gap gap{};
+        run_model(r.model, b, reps, samples, gap);
+        gap_ops.push_back(gap.ops);
+        gap_s.push_back(median(gap.seconds));
+        outside.add_row({double(threads), gap.ops, gap_s.back()});
       }
     const std::string sfx = threads == 1 ? "_1t" : "";
+    // The step's time outside its ops (graph building and freeing, zero_grad, the optimizer's
+    // loop, the profiler's records): per step + per op, the same latency + size form fitted.
+    {
+      double per_step = 0, per_op = 0, q = std::nan("");
+      std::string m = how + "; step wall time - the recorded ops' summed time, median per (model, "
+                      "batch), fitted T = per_step + ops x per_op, relative-error weights";
+      try {
+        const AlphaBetaFit f = fit_hockney(gap_ops, gap_s);
+        per_step = f.alpha_s, per_op = 1.0 / f.beta_bytes_per_s, q = f.r2;
+      } catch (const std::exception&) {  // not growing with the op count: one cost per step
+        per_step = median(gap_s);
+        m += "; not growing with the op count: per_step = the median, per_op = 0";
+      }
+      p.set({"op_step_overhead_s" + sfx, per_step, "s", m, q, std::isnan(q) ? "" : "r2"});
+      p.set({"op_overhead_per_op_s" + sfx, per_op, "s", m, q, std::isnan(q) ? "" : "r2"});
+    }
     for (const auto& [cls, by_sig] : samples) {
       auto [it, fresh] = series.try_emplace(cls, Series{"ops/" + cls, {"threads", "flops", "bytes", "seconds"}, {}, how});
       std::vector<double> bytes, secs;
@@ -149,6 +197,7 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
     }
   }
   for (auto& [cls, s] : series) p.add_series(std::move(s));
+  p.add_series(std::move(outside));
   progress(1.0, "ops done");
 }
 

@@ -122,8 +122,10 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& idx) {
   timer.done(out, 0, static_cast<double>(out.numel()) * dtype_size(out.dtype()));
   const Shape in_shape = x.shape();
   return record(out, "index_select", {x}, [in_shape, ids, outer, n, inner](const Tensor& g) {
+    detail::OpTimer timer("index_select_backward", {&g});  // zero-fill + scatter-add
     Tensor gx = zeros(in_shape, g.dtype());
     move_rows(gx, g.contiguous(), ids, outer, n, inner, false, true);
+    timer.done(gx, static_cast<double>(g.numel()), static_cast<double>(g.numel()) * dtype_size(g.dtype()));
     return std::vector<Tensor>{gx};
   });
 }

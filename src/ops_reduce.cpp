@@ -209,6 +209,7 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
   Rows r = to_rows("argmax", x, x.dim() == 0 ? Axes{} : Axes{a}, keepdim);
   BSTACK_CHECK(r.inner > 0 || r.outer == 0, "argmax: reduction over an empty dimension of shape {}",
                shape_str(x.shape()));
+  detail::OpTimer timer("argmax", {&x});
   Tensor out = empty(r.out_shape, DType::i64);
   visit_dtype(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -224,6 +225,7 @@ Tensor argmax(const Tensor& x, int64_t axis, bool keepdim) {
       }
     });
   });
+  timer.done(out, static_cast<double>(x.numel()));
   return out;
 }
 

@@ -67,6 +67,33 @@ double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops) 
   return lo.efficiency + t * (hi.efficiency - lo.efficiency);
 }
 
+double time_for(const std::vector<TimePoint>& points, double bytes) {
+  if (points.empty() || !(bytes >= 0)) return kNaN;
+  for (const auto& p : points)
+    if (!positive(p.bytes) || !positive(p.seconds)) return kNaN;
+  std::vector<TimePoint> sorted = points;
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const TimePoint& a, const TimePoint& b) { return a.bytes < b.bytes; });
+  // Points at the same size: their geometric mean (the interpolation is in ln T).
+  std::vector<TimePoint> pts;
+  for (size_t i = 0; i < sorted.size();) {
+    size_t j = i;
+    double sum = 0;
+    for (; j < sorted.size() && sorted[j].bytes == sorted[i].bytes; ++j)
+      sum += std::log(sorted[j].seconds);
+    pts.push_back({sorted[i].bytes, std::exp(sum / static_cast<double>(j - i))});
+    i = j;
+  }
+  if (bytes <= pts.front().bytes) return pts.front().seconds;
+  if (bytes >= pts.back().bytes) return pts.back().seconds * bytes / pts.back().bytes;
+  const auto it = std::upper_bound(pts.begin(), pts.end(), bytes,
+                                   [](double b, const TimePoint& p) { return b < p.bytes; });
+  const TimePoint& hi = *it;
+  const TimePoint& lo = *(it - 1);
+  const double t = (std::log(bytes) - std::log(lo.bytes)) / (std::log(hi.bytes) - std::log(lo.bytes));
+  return std::exp(std::log(lo.seconds) + t * (std::log(hi.seconds) - std::log(lo.seconds)));
+}
+
 OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
   if (!finite_nonneg(op.flops) || !finite_nonneg(op.bytes) || !finite_nonneg(op.working_set_bytes))
     return invalid_op();
@@ -111,8 +138,22 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
       : op.backward ? std::max(0.0, m.dispatch_autograd_s - m.dispatch_s)
                     : m.dispatch_s;
 
-  const double c = compute.time.value, mem = memory.time.value;
+  double c = compute.time.value, mem = memory.time.value;
   if (std::isnan(c) || std::isnan(mem)) return invalid_op();
+  if (cls && !gemm_class && !cls->time_by_bytes.empty()) {
+    // The class's measured time at this size; its per-call part is wall 3, the rest goes to the
+    // roof the op's intensity puts it under (the ridge at the level its working set fits in).
+    const double t = time_for(cls->time_by_bytes, op.bytes);
+    if (std::isnan(t)) return invalid_op();
+    const double d = std::min(cls->t0_s, t), roof = t - d;
+    const double ridge = m.peak_flops_per_s * eta / at.bandwidth_bytes_per_s;
+    const bool compute_side = op.bytes > 0 && op.flops / op.bytes >= ridge;
+    (compute_side ? c : mem) = roof;
+    (compute_side ? mem : c) = std::min(compute_side ? op.bytes / at.bandwidth_bytes_per_s : c, roof);
+    OpPrediction p{t, c, mem, d, level, 0, eta};
+    if (t > 0) p.binding_wall = d > roof ? 3 : (compute_side ? 1 : 2);
+    return p;
+  }
   const double roof = std::max(c, mem);  // Williams et al. 2009: the higher roof binds
   OpPrediction p{roof + dispatch, c, mem, dispatch, level, 0, eta};
   if (p.seconds > 0) p.binding_wall = dispatch > roof ? 3 : (c >= mem ? 1 : 2);
@@ -123,7 +164,7 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
                             double gradient_bytes, double overlap_fraction) {
   const bool autograd =
       std::any_of(ops.begin(), ops.end(), [](const OpCost& o) { return o.backward; });
-  StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, {}};
+  StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, 0, {}};
   s.ops.reserve(ops.size());
   for (const auto& op : ops) {
     const OpPrediction p = predict_op(m, op, autograd);
@@ -134,6 +175,14 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
     s.dispatch_s += p.dispatch_s;
     if (op.backward) s.backward_s += p.seconds;
     s.ops.push_back(p);
+  }
+  // The framework's time outside the ops of a training step.
+  if (autograd) {
+    if (!finite_nonneg(m.step_overhead_s) || !finite_nonneg(m.overhead_per_op_s))
+      s.outside_ops_s = kNaN;
+    else
+      s.outside_ops_s = m.step_overhead_s + static_cast<double>(ops.size()) * m.overhead_per_op_s;
+    s.dispatch_s += s.outside_ops_s;
   }
 
   // Wall 14: the gradient all-reduce, then the part the buckets hide behind backward.

@@ -71,18 +71,36 @@ struct EfficiencyPoint {
 // or flops < 0 / NaN. flops = 0 (an empty GEMM) gives the smallest size's eta.
 double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops);
 
+// A measured time of one op class at one size (calibrate section ops: the median time of one
+// (op, shapes) signature): bytes = the op's |W|, seconds its time.
+struct TimePoint {
+  double bytes;                   // > 0
+  double seconds;                 // > 0
+};
+
+// T at `bytes`: linear interpolation in (ln bytes, ln T) between the two measured sizes around
+// it (a class's time per byte changes where its working set leaves a cache level, which one
+// fitted bandwidth cannot follow); below the smallest measured size its time (the per-call floor:
+// allocation, dispatch, the autograd node); above the largest, that size's bytes / T held (the
+// bandwidth of the biggest measured working set, no faster). Points may come in any order;
+// points at the same size are averaged (geometric mean). NaN for an empty table, a point not
+// positive and finite, or bytes < 0 / NaN.
+double time_for(const std::vector<TimePoint>& points, double bytes);
+
 // How one op class of the framework really runs (calibrate section ops), when measured: `name` and
 // `backward` match OpCost's. Element-wise and other non-GEMM classes (efficiency empty):
-//   T = t0_s + bytes / bytes_per_s      (Hockney 1994's latency + size / bandwidth form)
-// with t0_s the per-call cost (allocation, thread-pool dispatch, autograd node) taking the place
-// of D_op, and bytes_per_s the bandwidth the class reaches, taking the place of BW_level.
+//   T = time_for(time_by_bytes, bytes)    when the table is there (profiles since the table), else
+//   T = t0_s + bytes / bytes_per_s        (Hockney 1994's latency + size / bandwidth form)
+// with t0_s the per-call cost (allocation, thread-pool dispatch, autograd node) reported as the
+// dispatch share (wall 3) and the rest of T as the roof the op's intensity puts it under.
 // GEMM-class (efficiency not empty): eta = efficiency_for(efficiency, flops), measured on the
 // class's own shapes, taking the place of gemm_efficiency; D_op = t0_s.
 struct OpClassModel {
   std::string name;
   bool backward = false;
   double t0_s = 0;
-  double bytes_per_s = 0;                   // non-GEMM classes; > 0
+  double bytes_per_s = 0;                   // non-GEMM classes without a table; > 0
+  std::vector<TimePoint> time_by_bytes;     // non-GEMM classes; may be empty (older profiles)
   std::vector<EfficiencyPoint> efficiency;  // GEMM-class; empty for the others
 };
 
@@ -104,6 +122,11 @@ struct Machine {
   // Per op class measurements; an op whose class is listed here is predicted from them instead
   // of the roofline's triad bandwidth / square-GEMM efficiency / dispatch_s (empty: older profiles).
   std::vector<OpClassModel> op_classes;
+  // The framework's time in a training step outside its ops (building and freeing the autograd
+  // graph, zero_grad, the optimizer's loop, the profiler's records): per step and per op
+  // (calibrate section ops; 0 in older profiles). Counted in wall 3.
+  double step_overhead_s = 0;
+  double overhead_per_op_s = 0;
 };
 
 // What one op (one forward or one backward call of a tensor op) costs, from the workload's shapes
@@ -139,6 +162,9 @@ struct OpPrediction {
 // (level is still the level its working set fits in, for reports): non-GEMM
 //   compute_s = OPs / (Peak x elementwise_efficiency), memory_s = bytes / bytes_per_s,
 //   dispatch_s = t0_s;
+//   (with a time table: T = time_for(table, bytes), dispatch_s = min(t0_s, T), and the rest of T
+//   goes to the roof the op's intensity OPs / |W| puts it under -- compute when it is at or above
+//   the ridge Peak x elementwise_efficiency / BW_level, else memory -- so seconds = T);
 // GEMM-class  compute_s = OPs / (Peak x eta_class(OPs)), memory_s = |W| / BW_level,
 //   dispatch_s = t0_s.
 // A class model with t0_s < 0 / NaN, bytes_per_s <= 0 (non-GEMM) or a malformed table gives NaN.
@@ -148,7 +174,8 @@ struct StepPrediction {
   double seconds;                 // compute_s + memory_s + dispatch_s + comm_s
   double compute_s;               // sum of the roof time of ops whose compute roof binds (wall 1)
   double memory_s;                // sum of the roof time of ops whose memory roof binds   (wall 2)
-  double dispatch_s;              // sum of every op's dispatch                            (wall 3)
+  double dispatch_s;              // sum of every op's dispatch + outside_ops_s             (wall 3)
+  double outside_ops_s;           // step_overhead_s + ops x overhead_per_op_s (autograd steps)
   double comm_s;                  // exposed all-reduce time                               (wall 14)
   double comm_total_s;            // the whole all-reduce, hidden part included
   double backward_s;              // sum of the backward ops' seconds (what can hide the comm)
@@ -158,7 +185,8 @@ struct StepPrediction {
 };
 
 // A step of `ops` on `ranks` data-parallel ranks all-reducing `gradient_bytes` per step.
-// Autograd (for dispatch) is on when any op is a backward op. The shares split the step exactly:
+// Autograd (for dispatch) is on when any op is a backward op; a training step (autograd on) also
+// pays the machine's time outside the ops, step_overhead_s + ops x overhead_per_op_s (wall 3). The shares split the step exactly:
 // an op's roof time goes to wall 1 or 2 (whichever roof is higher), its dispatch to wall 3.
 // overlap_fraction f in [0, 1]: the fraction of the all-reduce the DDP buckets let run during
 // backward, capped by the backward time itself (Li et al. 2020):

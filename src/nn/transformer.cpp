@@ -39,8 +39,8 @@ std::array<Tensor, 3> split_heads(const Tensor& qkv, int64_t heads) {
 Tensor CausalSelfAttention::forward(const Tensor& x) {
   BSTACK_CHECK(x.dim() == 3 && x.size(2) == dim_, "CausalSelfAttention: input must be (B, T, {}), got {}",
                dim_, shape_str(x.shape()));
-  auto [q, k, v] = split_heads(qkv_->forward(x), heads_);
-  Tensor y = attend(q, k, v, 0);  // (B, H, T, D)
+  // One op over the fused projection: its backward fills one qkv gradient (ops.h).
+  Tensor y = scaled_dot_product_attention_qkv(qkv_->forward(x), heads_, /*causal=*/true);  // (B, H, T, D)
   return proj_->forward(y.transpose(1, 2).reshape({x.size(0), x.size(1), dim_}));
 }
 

@@ -22,6 +22,17 @@
 
 namespace bstack::train {
 
+std::pair<Tensor, int64_t> loss_and_correct(nn::Module& m, const Tensor& x, const Tensor& y) {
+  Tensor logits = m.forward(x);
+  const int64_t V = logits.size(-1);
+  Tensor flat = logits.reshape({-1, V});
+  Tensor target = y.reshape({-1});
+  Tensor loss = nn::cross_entropy(flat, target);
+  NoGradGuard ng;
+  const int64_t correct = static_cast<int64_t>(sum(eq(argmax(flat.detach(), 1), target)).item());
+  return {loss, correct};
+}
+
 using Clock = std::chrono::steady_clock;
 
 std::string data_dir() {
@@ -77,16 +88,8 @@ Loaded load(const TrainConfig& cfg) {
   return l;
 }
 
-// Loss and number of correct predictions for one batch (logits over the last dim).
 std::pair<Tensor, int64_t> loss_and_correct(nn::Module& m, const data::Batch& b) {
-  Tensor logits = m.forward(b.x);
-  const int64_t V = logits.size(-1);
-  Tensor flat = logits.reshape({-1, V});
-  Tensor target = b.y.reshape({-1});
-  Tensor loss = nn::cross_entropy(flat, target);
-  NoGradGuard ng;
-  const int64_t correct = static_cast<int64_t>(sum(eq(argmax(flat.detach(), 1), target)).item());
-  return {loss, correct};
+  return train::loss_and_correct(m, b.x, b.y);
 }
 
 std::pair<double, double> evaluate(nn::Module& m, const data::Dataset& d, int64_t batch) {

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace bstack {
@@ -95,5 +96,10 @@ struct TrainResult {
 std::string data_dir();
 
 TrainResult run_training(const TrainConfig& cfg);
+
+// One batch's forward pass as the training step runs it: the mean cross-entropy of the logits
+// (over the last dim) against y, and how many predictions are correct (argmax, no gradient).
+// Shared with calibrate's ops section, which times exactly what a training step runs.
+std::pair<Tensor, int64_t> loss_and_correct(nn::Module& m, const Tensor& x, const Tensor& y);
 
 }  // namespace bstack::train

@@ -207,3 +207,47 @@ TEST(AttentionOp, ArgumentErrors) {
             }).find("f32 or f64"),
             std::string::npos);
 }
+
+// The fused-qkv form: the same output as the three head slices through the q, k, v op, and the
+// same qkv gradient (f64, 1e-12), which the slice path builds from three zero-filled copies and
+// their sum; one profiler record each way, the backward's writing one (B, T, 3C) gradient.
+TEST(AttentionOp, PackedQkvMatchesThreeSlices) {
+  Generator g(16);
+  const int64_t B = 2, T = 7, H = 3, D = 4, C = H * D;
+  const Tensor base = randn({B, T, 3 * C}, g, DType::f64);
+  const Tensor up = randn({B, H, T, D}, g, DType::f64);  // a fixed upstream gradient
+  Tensor a = base.clone().requires_grad_(), b = base.clone().requires_grad_();
+  Tensor h[3];
+  for (int i = 0; i < 3; ++i)
+    h[i] = a.slice(2, i * C, (i + 1) * C).reshape({B, T, H, D}).transpose(1, 2);
+  const Tensor ys = scaled_dot_product_attention(h[0], h[1], h[2]);
+  Profiler p;
+  Tensor yp;
+  {
+    ProfileScope scope(p);
+    yp = scaled_dot_product_attention_qkv(b, H);
+    sum(yp * up).backward();
+  }
+  sum(ys * up).backward();
+  EXPECT_LE(rel_err(yp, ys), 1e-12);
+  ASSERT_TRUE(a.grad().defined() && b.grad().defined());
+  EXPECT_LE(rel_err(b.grad(), a.grad()), 1e-12);
+  int fwd = 0, bwd = 0;
+  for (const OpRecord& r : p.ops) {
+    fwd += r.name == "scaled_dot_product_attention";
+    bwd += r.name == "scaled_dot_product_attention_backward";
+    EXPECT_NE(r.name, "slice_backward");
+  }
+  EXPECT_EQ(fwd, 1);
+  EXPECT_EQ(bwd, 1);
+  // Non-causal too, and the argument errors.
+  const Tensor nc = scaled_dot_product_attention_qkv(base, H, false);
+  Tensor q3[3];
+  for (int i = 0; i < 3; ++i)
+    q3[i] = base.slice(2, i * C, (i + 1) * C).reshape({B, T, H, D}).transpose(1, 2);
+  EXPECT_LE(rel_err(nc, naive_attention(q3[0].contiguous(), q3[1].contiguous(), q3[2].contiguous(), false, 0)), 1e-12);
+  EXPECT_NE(test::error_of([&] { scaled_dot_product_attention_qkv(base, 5); }).find("3 x 5 heads"),
+            std::string::npos);
+  EXPECT_NE(test::error_of([&] { scaled_dot_product_attention_qkv(up, H); }).find("(B, T, 3*H*D)"),
+            std::string::npos);
+}

@@ -209,10 +209,86 @@ TEST(PredictOp, MeasuredElementwiseClassReplacesTriadAndDispatch) {
   EXPECT_TRUE(std::isnan(w::predict_op(m, {"relu", false, 1e6, 8e6, 0, false}, true).seconds));
 }
 
+// ---- time_for and the measured time tables -----------------------------------------------------
+
+TEST(PredictTimeFor, LogLogBetweenFloorBelowBandwidthAbove) {
+  // 1e3 B in 1 us, 1e5 B in 4 us, 1e7 B in 1 ms (the working set left the cache: 10 GB/s).
+  const std::vector<w::TimePoint> t{{1e5, 4e-6}, {1e3, 1e-6}, {1e7, 1e-3}};
+  EXPECT_DOUBLE_EQ(w::time_for(t, 1e5), 4e-6);
+  // 1e4 B: half-way in ln between 1e3 and 1e5, so the geometric mean of 1 and 4 us: 2 us.
+  EXPECT_NEAR(w::time_for(t, 1e4), 2e-6, 1e-18);
+  // 1e6 B: half-way between 1e5 and 1e7: sqrt(4e-6 x 1e-3) = 63.25 us.
+  EXPECT_NEAR(w::time_for(t, 1e6), std::sqrt(4e-6 * 1e-3), 1e-15);
+  // Below the smallest size: its time (the per-call floor), 0 B included.
+  EXPECT_DOUBLE_EQ(w::time_for(t, 10), 1e-6);
+  EXPECT_DOUBLE_EQ(w::time_for(t, 0), 1e-6);
+  // Beyond the largest: its bandwidth held, 1e8 B at 1e7 B / 1 ms = 10 ms.
+  EXPECT_NEAR(w::time_for(t, 1e8), 1e-2, 1e-15);
+  // Two points at one size: their geometric mean (1 and 9 us -> 3 us).
+  EXPECT_NEAR(w::time_for({{1e3, 1e-6}, {1e3, 9e-6}}, 1e3), 3e-6, 1e-18);
+  // Outside the domain.
+  EXPECT_TRUE(std::isnan(w::time_for({}, 1e3)));
+  EXPECT_TRUE(std::isnan(w::time_for(t, -1)));
+  EXPECT_TRUE(std::isnan(w::time_for(t, kNaN)));
+  EXPECT_TRUE(std::isnan(w::time_for({{0, 1e-6}}, 1e3)));
+  EXPECT_TRUE(std::isnan(w::time_for({{1e3, 0}}, 1e3)));
+}
+
+TEST(PredictOp, MeasuredTimeTableGivesTheTimeAndSplitsIt) {
+  // layer_norm measured at 1e5 B in 10 us and 1e7 B in 2 ms; Hockney's t0 = 3 us (wall 3).
+  w::Machine m = machine();
+  m.op_classes = {{"layer_norm", false, 3e-6, 5e9, {{1e5, 10e-6}, {1e7, 2e-3}}, {}}};
+  // 1e6 B with 1.9e6 FLOP: intensity 1.9 FLOP/B, below the ridge of L2 (where 1e6 B fits):
+  // 200e9 / 100e9 = 2 FLOP/B, so the memory side. T = sqrt(10e-6 x 2e-3) = 141.42 us; dispatch 3 us; the memory roof the remaining 138.42 us.
+  const w::OpPrediction p = w::predict_op(m, {"layer_norm", false, 1.9e6, 1e6, 0, false}, true);
+  const double t = std::sqrt(10e-6 * 2e-3);
+  EXPECT_NEAR(p.seconds, t, 1e-15);
+  EXPECT_DOUBLE_EQ(p.dispatch_s, 3e-6);
+  EXPECT_NEAR(p.memory_s, t - 3e-6, 1e-15);
+  EXPECT_NEAR(p.compute_s, 1.9e6 / 200e9, 1e-18);  // the compute roof, below the memory one
+  EXPECT_EQ(p.binding_wall, 2);
+  // Intensity at or above the ridge (4 FLOP/B against 2 at L2): the same time on wall 1.
+  const w::OpPrediction c = w::predict_op(m, {"layer_norm", false, 4e6, 1e6, 0, false}, true);
+  EXPECT_NEAR(c.seconds, t, 1e-15);
+  EXPECT_NEAR(c.compute_s, t - 3e-6, 1e-15);
+  EXPECT_NEAR(c.memory_s, 1e6 / 100e9, 1e-18);
+  EXPECT_EQ(c.binding_wall, 1);
+  // A time below t0 is all dispatch (wall 3): 1e3 B takes the floor, 10 us, t0 raised to 20 us.
+  m.op_classes[0].t0_s = 20e-6;
+  const w::OpPrediction d = w::predict_op(m, {"layer_norm", false, 1e3, 1e3, 0, false}, true);
+  EXPECT_DOUBLE_EQ(d.seconds, 10e-6);
+  EXPECT_DOUBLE_EQ(d.dispatch_s, 10e-6);
+  EXPECT_EQ(d.binding_wall, 3);
+  // A malformed table: NaN.
+  m.op_classes[0].time_by_bytes = {{1e5, -1}};
+  EXPECT_TRUE(std::isnan(w::predict_op(m, {"layer_norm", false, 1e6, 1e6, 0, false}, true).seconds));
+}
+
+TEST(PredictStep, TimeOutsideTheOpsOfATrainingStep) {
+  // 5 us a step + 1 us an op, on wall 3, only with autograd (a training step).
+  w::Machine m = machine();
+  m.step_overhead_s = 5e-6;
+  m.overhead_per_op_s = 1e-6;
+  const std::vector<w::OpCost> train{big_add(), {"add", true, 1e7, 1.2e8, 0, false}};
+  const w::StepPrediction s = w::predict_step(m, train, 1, 0, 0);
+  EXPECT_NEAR(s.outside_ops_s, 7e-6, 1e-18);
+  double sum_ops = 0;
+  for (const auto& p : s.ops) sum_ops += p.seconds;
+  EXPECT_NEAR(s.seconds, sum_ops + 7e-6, 1e-15);
+  double dispatch = 0;
+  for (const auto& p : s.ops) dispatch += p.dispatch_s;
+  EXPECT_NEAR(s.dispatch_s, dispatch + 7e-6, 1e-18);
+  // Inference (no backward op): nothing outside the ops.
+  EXPECT_EQ(w::predict_step(m, {big_add()}, 1, 0, 0).outside_ops_s, 0);
+  // A NaN overhead: a NaN step.
+  m.step_overhead_s = kNaN;
+  EXPECT_TRUE(std::isnan(w::predict_step(m, train, 1, 0, 0).seconds));
+}
+
 TEST(PredictOp, MeasuredGemmClassUsesItsOwnEfficiencyTable) {
   // conv2d measured at eta 0.05 (1e6 FLOP) and 0.1 (1e8 FLOP); the square table says 0.2 .. 0.6.
   w::Machine m = machine();
-  m.op_classes = {{"conv2d", false, 0, 0, {{1e6, 0.05}, {1e8, 0.1}}}};
+  m.op_classes = {{"conv2d", false, 0, 0, {}, {{1e6, 0.05}, {1e8, 0.1}}}};
   // 1e7 FLOP: half-way in ln between 1e6 and 1e8: eta 0.075; 1e7 / (200e9 x 0.075) = 666.67 us.
   // Memory: 1e5 B in L2 at 100 GB/s = 1 us: compute binds. Dispatch = t0 = 0.
   const w::OpPrediction p = w::predict_op(m, {"conv2d", false, 1e7, 1e5, 0, true}, true);
