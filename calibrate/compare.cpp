@@ -43,9 +43,19 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
     comm_bytes[c.step] += c.name == "allgather" ? 0 : c.bytes;
     comm_secs[c.step] += c.seconds;
   }
+  // The steps compared: after the first (warm-up), those at the run's full batch -- the largest
+  // step FLOPs. An epoch's last, partial batch is a different workload; mixed in, the medians of
+  // predicted and measured times could come from different batch sizes.
+  std::vector<double> step_flops(steps, 0.0);
+  for (int64_t s = 1; s < steps; ++s)
+    for (const walls::OpCost& c : costs[s]) step_flops[s] += c.flops;
+  const double full = *std::max_element(step_flops.begin(), step_flops.end());
+  std::vector<int64_t> used;
+  for (int64_t s = 1; s < steps; ++s)
+    if (step_flops[s] >= full * (1 - 1e-9)) used.push_back(s);
   std::vector<double> pred, meas, ops_s;
   std::vector<walls::StepPrediction> preds(steps);
-  for (int64_t s = 1; s < steps; ++s) {
+  for (int64_t s : used) {
     const double f = overlap_fraction(t.dist, comm_bytes[s]);
     preds[s] = walls::predict_step(r.machine, costs[s], r.ranks, r.ranks > 1 ? comm_bytes[s] : 0, f);
     pred.push_back(preds[s].seconds);
@@ -54,26 +64,31 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
     for (double x : measured[s]) sum += x;
     ops_s.push_back(sum);
   }
-  r.steps_used = static_cast<int>(steps - 1);
+  r.steps_used = static_cast<int>(used.size());
+  r.partial_steps = static_cast<int>(steps - 1 - r.steps_used);
   r.predicted_step_s = median(pred);
   r.measured_step_s = median(meas);
   r.measured_ops_s = median(ops_s);
   r.step_error = (r.predicted_step_s - r.measured_step_s) / r.measured_step_s;
   // The step whose prediction is the median one speaks for the run: its wall shares and classes.
-  int64_t mid = 1;
-  for (int64_t s = 1; s < steps; ++s)
+  int64_t mid = used.front();
+  for (int64_t s : used)
     if (std::abs(preds[s].seconds - r.predicted_step_s) < std::abs(preds[mid].seconds - r.predicted_step_s)) mid = s;
   r.binding_wall = preds[mid].binding_wall;
   r.compute_s = preds[mid].compute_s;
   r.memory_s = preds[mid].memory_s;
   r.dispatch_s = preds[mid].dispatch_s;
+  r.outside_ops_s = preds[mid].outside_ops_s;
   r.comm_s = preds[mid].comm_s;
   r.comm_total_s = preds[mid].comm_total_s;
   r.gradient_bytes = comm_bytes[mid];
   r.overlap_fraction = overlap_fraction(t.dist, comm_bytes[mid]);
   if (r.ranks > 1) {
-    std::vector<double> in_flight(comm_secs.begin() + 1, comm_secs.end()), exposed;
-    for (size_t s = 1; s < t.step_exposed_seconds.size(); ++s) exposed.push_back(t.step_exposed_seconds[s]);
+    std::vector<double> in_flight, exposed;
+    for (int64_t s : used) {
+      in_flight.push_back(comm_secs[s]);
+      if (static_cast<size_t>(s) < t.step_exposed_seconds.size()) exposed.push_back(t.step_exposed_seconds[s]);
+    }
     r.measured_comm_s = median(in_flight);
     r.measured_exposed_s = exposed.empty() ? std::nan("") : median(exposed);
   }
@@ -81,7 +96,7 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   std::vector<walls::OpCost> all_costs;
   std::vector<double> all_meas;
   walls::StepPrediction all;
-  for (int64_t s = 1; s < steps; ++s) {
+  for (int64_t s : used) {
     all_costs.insert(all_costs.end(), costs[s].begin(), costs[s].end());
     all_meas.insert(all_meas.end(), measured[s].begin(), measured[s].end());
     all.ops.insert(all.ops.end(), preds[s].ops.begin(), preds[s].ops.end());

@@ -22,7 +22,10 @@ struct CompareResult {
   double step_error = 0;                      // (predicted - measured) / measured
   int binding_wall = 0;                       // of the median step's prediction
   double compute_s = 0, memory_s = 0, dispatch_s = 0;  // the median step's shares
-  int steps_used = 0;                         // the trace's steps after the first (warm-up)
+  double outside_ops_s = 0;                   // of dispatch_s: the framework's time outside the ops
+  int steps_used = 0;                         // steps compared: after the first (warm-up), those
+                                              // at the full batch (the largest step FLOPs)
+  int partial_steps = 0;                      // steps left out for a smaller (partial) batch
   // Data-parallel traces (ranks > 1): wall 14 for the gradient all-reduce the trace records
   // (its bytes per step), with the profile's alpha and beta and the overlap the DDP buckets allow.
   int ranks = 1;

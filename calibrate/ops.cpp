@@ -73,10 +73,13 @@ struct Gap {
   std::vector<double> seconds;  // one per timed step
 };
 
-// One model at one batch, `reps` timed steps after one warm-up, each the step `bstack train`
+// One model at one batch: timed steps after one warm-up until both `min_reps` steps and
+// `budget_s` seconds are reached (at most kMaxReps), each the step `bstack train`
 // times (train::loss_and_correct, zero_grad, backward, optimizer step, under the profiler);
 // every time of every (class, signature) goes into `out`, the time outside the ops into `gap`.
-void run_model(const std::string& model, int64_t batch, int reps,
+constexpr int kMaxReps = 400;
+
+void run_model(const std::string& model, int64_t batch, int min_reps, double budget_s,
                std::map<std::string, std::map<std::string, Sample>>& out, Gap& gap) {
   Generator gen(1);
   nn::ModelSpec spec;
@@ -86,11 +89,21 @@ void run_model(const std::string& model, int64_t batch, int reps,
   else spec.input = {1, 8, 8}, spec.classes = 10;  // the shipped digits (train.cpp's default)
   auto m = nn::make_model(spec, gen);
   optim::Adam opt(m->parameters(), optim::AdamOptions{});
-  Tensor x = tokens ? zeros({batch, nn::GPTConfig{}.context}, DType::i64)
-                    : randn({batch, 1, 8, 8}, gen);
-  Tensor y = zeros(tokens ? Shape{batch * nn::GPTConfig{}.context} : Shape{batch}, DType::i64);
+  // Inputs like the real ones: tokens / labels spread over the vocabulary / classes, pixels in
+  // [0, 1).
+  const int64_t T = nn::GPTConfig{}.context;
+  auto labels = [&](int64_t n, int64_t below) {
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (auto& e : v) e = static_cast<int64_t>(gen.below(static_cast<uint64_t>(below)));
+    return from_vector(v, {n});
+  };
+  Tensor x = tokens ? labels(batch * T, spec.vocab).reshape({batch, T}) : rand({batch, 1, 8, 8}, gen);
+  Tensor y = tokens ? labels(batch * T, spec.vocab) : labels(batch, spec.classes);
   Profiler prof;  // one for every step, as training's: its records grow as a trace's do
-  for (int r = 0; r <= reps; ++r) {
+  const auto start = std::chrono::steady_clock::now();
+  for (int r = 0; r <= min_reps || (r <= kMaxReps && std::chrono::duration<double>(
+                                        std::chrono::steady_clock::now() - start).count() < budget_s);
+       ++r) {
     const size_t first = prof.ops.size();
     const auto t0 = std::chrono::steady_clock::now();
     {
@@ -127,7 +140,10 @@ struct ThreadScope {
 
 void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progress) {
   const int nt = o.threads > 0 ? o.threads : kernels::num_threads();
+  // Small steps are noisy on a shared machine: every (model, batch) gets at least `reps` steps
+  // and as many more as fit in `budget` seconds (mlp at batch 8: a few hundred).
   const int reps = o.quick ? 5 : 9;
+  const double budget = o.quick ? 0.15 : 0.5;
   struct Run { std::string model; std::vector<int64_t> batches; };
   const std::vector<Run> runs = {
       {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {4, 8, 32, 128, 384}}};
@@ -135,7 +151,8 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
   const std::string how = fmt::format(
       "zoo models (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 4, 8, 32, 128, "
       "384) trained as `bstack train` steps (loss and accuracy, zero_grad, backward, Adam) under "
-      "the op profiler, {} timed steps after a warm-up, median per (op, signature)", reps);
+      "the op profiler, {} to {} timed steps (as many as fit in {} s) after a warm-up, median per "
+      "(op, signature)", reps, kMaxReps, budget);
   size_t job = 0, jobs = 0;
   for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size();
   std::map<std::string, Series> series;
@@ -149,7 +166,7 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
       for (int64_t b : r.batches) {
         progress(double(job++) / double(jobs), fmt::format("ops: {} batch {} {}t", r.model, b, threads));
         Gap gap{};
-        run_model(r.model, b, reps, samples, gap);
+        run_model(r.model, b, reps, budget, samples, gap);
         gap_ops.push_back(gap.ops);
         gap_s.push_back(median(gap.seconds));
         outside.add_row({double(threads), gap.ops, gap_s.back()});

@@ -195,8 +195,9 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
   std::FILE* out = opts.json ? stderr : stdout;
   fmt::print(out, "walls compare: {} ({} thread{}) on {}\n", t.model, t.threads, t.threads == 1 ? "" : "s",
              r.machine.name);
-  fmt::print(out, "  trace {}: {} steps, {} used (the first is a warm-up)\n", o.trace,
-             t.step_seconds.size(), r.steps_used);
+  fmt::print(out, "  trace {}: {} steps, {} used (the first is a warm-up{})\n", o.trace,
+             t.step_seconds.size(), r.steps_used,
+             r.partial_steps ? fmt::format("; {} at a partial batch left out", r.partial_steps) : "");
   fmt::print(out, "  profile {}: peak {}, dispatch {} per op ({} with autograd)\n\n", o.profile,
              human(r.machine.peak_flops_per_s, "FLOP/s"), human(r.machine.dispatch_s, "s"),
              human(r.machine.dispatch_autograd_s, "s"));
@@ -221,8 +222,9 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
   }
   fmt::print(out, "\nstep: predicted {} ms, measured {} ms (median of {} steps), error {}\n",
              ms(r.predicted_step_s), ms(r.measured_step_s), r.steps_used, pct(100 * r.step_error));
-  fmt::print(out, "  predicted shares: compute {} ms, memory {} ms, software (dispatch) {} ms", ms(r.compute_s),
-             ms(r.memory_s), ms(r.dispatch_s));
+  fmt::print(out, "  predicted shares: compute {} ms, memory {} ms, software {} ms (dispatch; {} ms "
+                  "of it outside the ops)", ms(r.compute_s), ms(r.memory_s), ms(r.dispatch_s),
+             ms(r.outside_ops_s));
   if (r.ranks > 1) fmt::print(out, ", communication {} ms exposed", ms(r.comm_s));
   fmt::print(out, "\n  binding wall: {} ({})\n", r.binding_wall, wall_word(r.binding_wall));
   if (r.ranks > 1)
@@ -249,6 +251,7 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
                      {"trace", o.trace},
                      {"profile", o.profile},
                      {"steps_used", r.steps_used},
+                     {"partial_steps", r.partial_steps},
                      {"predicted_step_s", num(r.predicted_step_s)},
                      {"measured_step_s", num(r.measured_step_s)},
                      {"step_error", num(r.step_error)},
@@ -256,6 +259,7 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
                      {"compute_s", num(r.compute_s)},
                      {"memory_s", num(r.memory_s)},
                      {"dispatch_s", num(r.dispatch_s)},
+                     {"outside_ops_s", num(r.outside_ops_s)},
                      {"comm_s", num(r.comm_s)},
                      {"classes", classes}};
     if (r.ranks > 1) {
