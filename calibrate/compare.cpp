@@ -15,6 +15,10 @@ bool is_gemm_op(const std::string& name) {
   return false;
 }
 
+std::string layer_key(const std::string& model, const std::string& cls, int k) {
+  return model + "/" + cls + "#" + std::to_string(k);
+}
+
 double overlap_fraction(const DistInfo& d, double gradient_bytes) {
   if (!d.overlap || d.bucket_bytes <= 0 || gradient_bytes <= 0) return 0;
   return std::max(0.0, 1.0 - static_cast<double>(d.bucket_bytes) / gradient_bytes);
@@ -29,9 +33,13 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   const int64_t steps = static_cast<int64_t>(t.step_seconds.size());
   std::vector<std::vector<walls::OpCost>> costs(steps);
   std::vector<std::vector<double>> measured(steps);
+  std::vector<std::map<std::string, int>> seen(steps);  // ops of each class so far, per step
   for (const TraceOp& op : t.ops) {
     if (op.step < 1 || op.step >= steps) continue;
-    costs[op.step].push_back({op.name, op.backward, op.flops, op.bytes, 0, is_gemm_op(op.name)});
+    const std::string cls = op_class_key(op.name, op.backward);
+    const int k = seen[op.step][cls]++;
+    costs[op.step].push_back({op.name, op.backward, op.flops, op.bytes, 0, is_gemm_op(op.name),
+                              layer_key(t.model, cls, k)});
     measured[op.step].push_back(op.seconds);
   }
   // Data parallel: the bytes each step all-reduces, as the trace's comm records say (ZeRO-1's

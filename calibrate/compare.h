@@ -49,6 +49,10 @@ bool is_gemm_op(const std::string& name);
 // The profile key of an op class: the op name, "_bwd" appended for its backward call (calibrate
 // section ops: op_<class>_t0_s, series ops/<class>).
 std::string op_class_key(const std::string& name, bool backward);
+// The layer key of the k-th (from 0) op of class `cls` (op_class_key) in a training step of zoo
+// model `model`: "<model>/<cls>#<k>" (walls::LayerModel). Its samples are the profile series
+// "layers/<model>/<cls>" (threads, k, flops, bytes, seconds).
+std::string layer_key(const std::string& model, const std::string& cls, int k);
 
 CompareResult compare_trace(const MachineProfile& p, const Trace& t);
 

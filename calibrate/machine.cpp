@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <fmt/format.h>
 #include <string>
 
@@ -56,6 +57,28 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
   m.dispatch_autograd_s = need("dispatch_autograd_s");
   // Per op class (section ops), at this thread count; absent in older profiles (roofline only).
   for (const Series& s : p.series) {
+    // Per layer of a zoo model (section ops): "layers/<model>/<class>" (threads, k, flops, bytes,
+    // seconds), one LayerModel per k.
+    if (s.name.rfind("layers/", 0) == 0 && s.columns.size() == 5) {
+      const std::string rest = s.name.substr(7);
+      const size_t slash = rest.find('/');
+      if (slash == std::string::npos) continue;
+      const std::string model = rest.substr(0, slash), cls = rest.substr(slash + 1);
+      const std::string name = cls.substr(0, cls.size() - (cls.ends_with("_bwd") ? 4 : 0));
+      std::map<int, walls::LayerModel> by_k;
+      for (size_t r = 0; r < s.rows(); ++r) {
+        if (static_cast<int>(s.at(r, 0)) != (one ? 1 : all) || !(s.at(r, 4) > 0)) continue;
+        const int k = static_cast<int>(s.at(r, 1));
+        walls::LayerModel& l = by_k[k];
+        l.key = layer_key(model, cls, k);
+        l.by_flops = is_gemm_op(name);
+        const double x = l.by_flops ? s.at(r, 2) : s.at(r, 3);
+        if (x > 0) l.time.push_back({x, s.at(r, 4)});
+      }
+      for (auto& [k, l] : by_k)
+        if (!l.time.empty()) m.layers.push_back(std::move(l));
+      continue;
+    }
     if (s.name.rfind("ops/", 0) != 0 || s.columns.size() != 4) continue;
     const std::string cls = s.name.substr(4);
     const bool bwd = cls.ends_with("_bwd");

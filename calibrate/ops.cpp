@@ -78,9 +78,11 @@ struct Gap {
 // times (train::loss_and_correct, zero_grad, backward, optimizer step, under the profiler);
 // every time of every (class, signature) goes into `out`, the time outside the ops into `gap`.
 constexpr int kMaxReps = 400;
+constexpr int kRounds = 3;
 
 void run_model(const std::string& model, int64_t batch, int min_reps, double budget_s,
-               std::map<std::string, std::map<std::string, Sample>>& out, Gap& gap) {
+               std::map<std::string, std::map<std::string, Sample>>& out,
+               std::map<std::pair<std::string, int>, Sample>& layers, Gap& gap) {
   Generator gen(1);
   nn::ModelSpec spec;
   spec.name = model;
@@ -119,9 +121,13 @@ void run_model(const std::string& model, int64_t batch, int min_reps, double bud
     for (size_t i = first; i < prof.ops.size(); ++i) ops_s += prof.ops[i].seconds;
     gap.ops = static_cast<double>(prof.ops.size() - first);
     gap.seconds.push_back(std::max(0.0, step_s - ops_s));
+    std::map<std::string, int> seen;  // ops of each class so far in this step
     for (size_t i = first; i < prof.ops.size(); ++i) {
       const OpRecord& op = prof.ops[i];
-      auto& by_sig = out[op_class_key(op.name, op.backward)];
+      const std::string cls = op_class_key(op.name, op.backward);
+      auto [lt, lfresh] = layers.try_emplace({cls, seen[cls]++}, Sample{op.flops, op.bytes, {}});
+      lt->second.seconds.push_back(op.seconds);
+      auto& by_sig = out[cls];
       const std::string sig = model + " " + op.signature();
       auto it = by_sig.find(sig);
       if (it == by_sig.end()) by_sig[sig] = {op.flops, op.bytes, {op.seconds}};
@@ -143,7 +149,7 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
   // Small steps are noisy on a shared machine: every (model, batch) gets at least `reps` steps
   // and as many more as fit in `budget` seconds (mlp at batch 8: a few hundred).
   const int reps = o.quick ? 5 : 9;
-  const double budget = o.quick ? 0.15 : 0.5;
+  const double budget = o.quick ? 0.3 : 1.0;
   struct Run { std::string model; std::vector<int64_t> batches; };
   const std::vector<Run> runs = {
       {"mlp", {8, 32, 128, 512}}, {"cnn", {8, 32, 128, 512}}, {"gpt-tiny", {4, 8, 32, 128, 384}}};
@@ -151,22 +157,40 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
   const std::string how = fmt::format(
       "zoo models (mlp, cnn, gpt-tiny; batches mlp/cnn 8, 32, 128, 512, gpt-tiny 4, 8, 32, 128, "
       "384) trained as `bstack train` steps (loss and accuracy, zero_grad, backward, Adam) under "
-      "the op profiler, {} to {} timed steps (as many as fit in {} s) after a warm-up, median per "
-      "(op, signature)", reps, kMaxReps, budget);
+      "the op profiler, in {} rounds over every (model, batch), each a warm-up step then at least "
+      "{} timed steps and as many more as fit in {:.2g} s (at most {}); median per (op, signature)",
+      kRounds, std::max(2, reps / kRounds), budget / kRounds, kMaxReps);
   size_t job = 0, jobs = 0;
-  for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size();
-  std::map<std::string, Series> series;
+  for (const Run& r : runs) jobs += r.batches.size() * thread_counts.size() * kRounds;
+  std::map<std::string, Series> series, layer_series;
   Series outside{"ops_outside", {"threads", "ops", "seconds"}, {}, how + "; step wall time - the "
                  "recorded ops' summed time, median per (model, batch)"};
   for (int threads : thread_counts) {
     ThreadScope ts(threads);
     std::map<std::string, std::map<std::string, Sample>> samples;
     std::vector<double> gap_ops, gap_s;
+    // Rounds over every (model, batch), each with a share of the steps: a shared machine's slow
+    // and fast spells (seconds long on the 2-core VM, +-25% on a small step) then fall on every
+    // batch alike instead of on whichever ran during them.
+    std::map<std::pair<std::string, int64_t>, std::map<std::pair<std::string, int>, Sample>> layers;
+    std::map<std::pair<std::string, int64_t>, Gap> gaps;
+    for (int round = 0; round < kRounds; ++round)
+      for (const Run& r : runs)
+        for (int64_t b : r.batches) {
+          progress(double(job++) / double(jobs), fmt::format("ops: {} batch {} {}t", r.model, b, threads));
+          run_model(r.model, b, std::max(2, reps / kRounds), budget / kRounds, samples,
+                    layers[{r.model, b}], gaps[{r.model, b}]);
+        }
     for (const Run& r : runs)
       for (int64_t b : r.batches) {
-        progress(double(job++) / double(jobs), fmt::format("ops: {} batch {} {}t", r.model, b, threads));
-        Gap gap{};
-        run_model(r.model, b, reps, budget, samples, gap);
+        for (const auto& [ck, smp] : layers[{r.model, b}]) {
+          auto [lt, fresh] = layer_series.try_emplace(
+              "layers/" + r.model + "/" + ck.first,
+              Series{"layers/" + r.model + "/" + ck.first, {"threads", "k", "flops", "bytes", "seconds"}, {},
+                     how + "; the k-th op of the class in the model's step"});
+          lt->second.add_row({double(threads), double(ck.second), smp.flops, smp.bytes, median(smp.seconds)});
+        }
+        const Gap& gap = gaps[{r.model, b}];
         gap_ops.push_back(gap.ops);
         gap_s.push_back(median(gap.seconds));
         outside.add_row({double(threads), gap.ops, gap_s.back()});
@@ -215,6 +239,7 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
   }
   for (auto& [cls, s] : series) p.add_series(std::move(s));
   p.add_series(std::move(outside));
+  for (auto& [name, s] : layer_series) p.add_series(std::move(s));
   progress(1.0, "ops done");
 }
 

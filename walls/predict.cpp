@@ -140,12 +140,17 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
 
   double c = compute.time.value, mem = memory.time.value;
   if (std::isnan(c) || std::isnan(mem)) return invalid_op();
-  if (cls && !gemm_class && !cls->time_by_bytes.empty()) {
-    // The class's measured time at this size; its per-call part is wall 3, the rest goes to the
-    // roof the op's intensity puts it under (the ridge at the level its working set fits in).
-    const double t = time_for(cls->time_by_bytes, op.bytes);
+  // A measured time (the op's layer, else its class's table): the per-call part is wall 3, the
+  // rest goes to the roof the op's intensity puts it under (the ridge at its working set's level).
+  const LayerModel* layer = nullptr;
+  if (!op.layer.empty())
+    for (const auto& l : m.layers)
+      if (l.key == op.layer) layer = &l;
+  if (layer || (cls && !gemm_class && !cls->time_by_bytes.empty())) {
+    const double t = layer ? time_for(layer->time, layer->by_flops ? op.flops : op.bytes)
+                           : time_for(cls->time_by_bytes, op.bytes);
     if (std::isnan(t)) return invalid_op();
-    const double d = std::min(cls->t0_s, t), roof = t - d;
+    const double d = std::min(cls ? cls->t0_s : 0.0, t), roof = t - d;
     const double ridge = m.peak_flops_per_s * eta / at.bandwidth_bytes_per_s;
     const bool compute_side = op.bytes > 0 && op.flops / op.bytes >= ridge;
     (compute_side ? c : mem) = roof;

@@ -104,6 +104,16 @@ struct OpClassModel {
   std::vector<EfficiencyPoint> efficiency;  // GEMM-class; empty for the others
 };
 
+// One layer of a calibrated model (calibrate section ops): the k-th op of a class in that model's
+// training step, measured at several batch sizes. key = "<model>/<class>#<k>" (OpCost::layer);
+// T = time_for(time, by_flops ? OPs : bytes): the same layer interpolated in batch, which
+// follows its own shape's efficiency where a class-wide table mixes shapes of equal size.
+struct LayerModel {
+  std::string key;
+  bool by_flops = false;                    // GEMM-class layers: T against OPs, else bytes
+  std::vector<TimePoint> time;              // (OPs or bytes, seconds) per measured batch
+};
+
 // The machine at the thread count the run uses, from its calibrated profile.
 struct Machine {
   std::string name;
@@ -127,6 +137,9 @@ struct Machine {
   // (calibrate section ops; 0 in older profiles). Counted in wall 3.
   double step_overhead_s = 0;
   double overhead_per_op_s = 0;
+  // Per layer of the calibrated zoo models; an op whose OpCost::layer is listed here takes it
+  // before its class (empty: older profiles, or a model calibrate did not run).
+  std::vector<LayerModel> layers;
 };
 
 // What one op (one forward or one backward call of a tensor op) costs, from the workload's shapes
@@ -138,6 +151,8 @@ struct OpCost {
   double bytes = 0;               // |W|: bytes read + written
   double working_set_bytes = 0;   // resident footprint; 0: the op's bytes (memory_wall's 0)
   bool is_gemm = false;           // matmul / linear / conv / attention: eta from gemm_efficiency
+  std::string layer;              // "<model>/<class>#<k>" when the workload is a calibrated zoo
+                                  // model (LayerModel); empty: predicted by class
 };
 
 struct OpPrediction {
@@ -167,6 +182,8 @@ struct OpPrediction {
 //   the ridge Peak x elementwise_efficiency / BW_level, else memory -- so seconds = T);
 // GEMM-class  compute_s = OPs / (Peak x eta_class(OPs)), memory_s = |W| / BW_level,
 //   dispatch_s = t0_s.
+// An op whose `layer` has a LayerModel in m.layers takes T from it first, split as a time table's
+// (dispatch_s = min(its class's t0_s, T), 0 without a class model).
 // A class model with t0_s < 0 / NaN, bytes_per_s <= 0 (non-GEMM) or a malformed table gives NaN.
 OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd);
 
