@@ -142,6 +142,45 @@ TEST(Compare, PredictsFromFlopsAndBytesOnly) {
   EXPECT_NE(test::error_of([&] { compare_trace(profile(), one); }).find("synthetic"), std::string::npos);
 }
 
+// A calibrated zoo model's layers: "layers/<model>/<class>" rows become one LayerModel per k, and
+// a trace of that model predicts its k-th op of the class from it (interpolated in batch); a
+// partial-batch step is left out of the comparison.
+TEST(Compare, LayersOfACalibratedModelAndPartialBatches) {
+  MachineProfile p = profile();
+  // mlp's two linear layers (k 0, 1) measured at two batches on one thread: k 0 takes 10 us at
+  // 1e6 FLOP and 40 us at 1e8 (GEMM class: against FLOPs); k 1 1 us at 1e4 and 4 us at 1e6. A
+  // 2-thread row is not read for one thread.
+  p.add_series({"layers/mlp/linear", {"threads", "k", "flops", "bytes", "seconds"},
+                {1, 0, 1e6, 1e4, 10e-6, 1, 0, 1e8, 1e6, 40e-6, 1, 1, 1e4, 1e3, 1e-6, 1, 1, 1e6, 1e5, 4e-6,
+                 2, 0, 1e6, 1e4, 99e-6},
+                "test"});
+  const walls::Machine m = machine_from_profile(p, 1);
+  ASSERT_EQ(m.layers.size(), 2u);
+  EXPECT_EQ(m.layers[0].key, "mlp/linear#0");
+  EXPECT_TRUE(m.layers[0].by_flops);
+  ASSERT_EQ(m.layers[0].time.size(), 2u);
+  // A trace of mlp: per step linear #0 at 1e7 FLOP (half-way in ln: sqrt(10 x 40) = 20 us) and
+  // linear #1 at 1e5 FLOP (sqrt(1 x 4) = 2 us); forward only, so nothing outside the ops.
+  Trace t;
+  t.path = "synthetic";
+  t.model = "mlp";
+  t.threads = 1;
+  for (int64_t s = 0; s < 4; ++s) {
+    const double f = s == 3 ? 0.5 : 1.0;  // the last step: a partial batch, half the work
+    t.ops.push_back({"linear", "[a]", false, 1e7 * f, 1e5 * f, 25e-6, s});
+    t.ops.push_back({"linear", "[b]", false, 1e5 * f, 1e4 * f, 3e-6, s});
+    t.step_seconds.push_back(s == 3 ? 15e-6 : 30e-6);
+  }
+  const CompareResult r = compare_trace(p, t);
+  EXPECT_EQ(r.steps_used, 2);      // steps 1 and 2; step 3 is the partial batch
+  EXPECT_EQ(r.partial_steps, 1);
+  EXPECT_DOUBLE_EQ(r.measured_step_s, 30e-6);
+  EXPECT_NEAR(r.predicted_step_s, 20e-6 + 2e-6, 1e-15);
+  // Another model's trace does not match the layers: the class / square-GEMM roofline instead.
+  t.model = "cnn";
+  EXPECT_GT(std::abs(compare_trace(p, t).predicted_step_s - 22e-6), 1e-6);
+}
+
 TEST(Compare, DataParallelTraceAddsWall14) {
   // Two ranks, alpha 10 us, beta 1 GB/s; per step a 1e6-byte all-reduce in 4 buckets of 250 kB
   // (the trace's comm records) beside one 2e9-FLOP matmul backward (25 ms + 1 us dispatch).
