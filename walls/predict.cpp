@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include "walls/check.h"
 #include "walls/communication.h"
@@ -36,62 +37,62 @@ OpPrediction invalid_op() { return {kNaN, kNaN, kNaN, kNaN, -1, 0, kNaN}; }
 
 }  // namespace
 
-double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops) {
-  if (points.empty() || !(flops >= 0)) return kNaN;
-  for (const auto& p : points)
-    if (!positive(p.flops) || !fraction(p.efficiency)) return kNaN;
-  std::vector<EfficiencyPoint> sorted = points;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const EfficiencyPoint& a, const EfficiencyPoint& b) {
-                     return a.flops < b.flops;
-                   });
-  // Points at the same size (e.g. 2MNK equal for permuted shapes): their mean.
-  std::vector<EfficiencyPoint> pts;
-  for (size_t i = 0; i < sorted.size();) {
+namespace {
+
+using XY = std::vector<std::pair<double, double>>;
+
+// (x, y) sorted by x, the points at one x merged into the mean of their y.
+XY merge_sorted(XY xy) {
+  std::stable_sort(xy.begin(), xy.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  XY out;
+  for (size_t i = 0; i < xy.size();) {
     size_t j = i;
     double sum = 0;
-    for (; j < sorted.size() && sorted[j].flops == sorted[i].flops; ++j)
-      sum += sorted[j].efficiency;
-    pts.push_back({sorted[i].flops, sum / static_cast<double>(j - i)});
+    for (; j < xy.size() && xy[j].first == xy[i].first; ++j) sum += xy[j].second;
+    out.push_back({xy[i].first, sum / static_cast<double>(j - i)});
     i = j;
   }
-  if (flops <= pts.front().flops) return pts.front().efficiency;
-  if (flops >= pts.back().flops) return pts.back().efficiency;
-  // pts[k-1].flops < flops < pts[k].flops.
-  const auto it = std::upper_bound(pts.begin(), pts.end(), flops,
-                                   [](double f, const EfficiencyPoint& p) { return f < p.flops; });
-  const EfficiencyPoint& hi = *it;
-  const EfficiencyPoint& lo = *(it - 1);
-  const double t =
-      (std::log(flops) - std::log(lo.flops)) / (std::log(hi.flops) - std::log(lo.flops));
-  return lo.efficiency + t * (hi.efficiency - lo.efficiency);
+  return out;
+}
+
+// y at x, linear in ln x between the two points around it (front.x < x < back.x).
+double interpolate_log_x(const XY& pts, double x) {
+  const auto hi = std::upper_bound(pts.begin(), pts.end(), x,
+                                   [](double v, const auto& p) { return v < p.first; });
+  const auto lo = hi - 1;
+  const double t = (std::log(x) - std::log(lo->first)) / (std::log(hi->first) - std::log(lo->first));
+  return lo->second + t * (hi->second - lo->second);
+}
+
+}  // namespace
+
+double efficiency_for(const std::vector<EfficiencyPoint>& points, double flops) {
+  if (points.empty() || !(flops >= 0)) return kNaN;
+  XY xy;
+  for (const auto& p : points) {
+    if (!positive(p.flops) || !fraction(p.efficiency)) return kNaN;
+    xy.push_back({p.flops, p.efficiency});
+  }
+  // Points at the same size (e.g. 2MNK equal for permuted shapes): their mean.
+  const XY pts = merge_sorted(std::move(xy));
+  if (flops <= pts.front().first) return pts.front().second;
+  if (flops >= pts.back().first) return pts.back().second;
+  return interpolate_log_x(pts, flops);
 }
 
 double time_for(const std::vector<TimePoint>& points, double bytes) {
   if (points.empty() || !(bytes >= 0)) return kNaN;
-  for (const auto& p : points)
+  XY xy;
+  for (const auto& p : points) {
     if (!positive(p.bytes) || !positive(p.seconds)) return kNaN;
-  std::vector<TimePoint> sorted = points;
-  std::stable_sort(sorted.begin(), sorted.end(),
-                   [](const TimePoint& a, const TimePoint& b) { return a.bytes < b.bytes; });
-  // Points at the same size: their geometric mean (the interpolation is in ln T).
-  std::vector<TimePoint> pts;
-  for (size_t i = 0; i < sorted.size();) {
-    size_t j = i;
-    double sum = 0;
-    for (; j < sorted.size() && sorted[j].bytes == sorted[i].bytes; ++j)
-      sum += std::log(sorted[j].seconds);
-    pts.push_back({sorted[i].bytes, std::exp(sum / static_cast<double>(j - i))});
-    i = j;
+    xy.push_back({p.bytes, std::log(p.seconds)});
   }
-  if (bytes <= pts.front().bytes) return pts.front().seconds;
-  if (bytes >= pts.back().bytes) return pts.back().seconds * bytes / pts.back().bytes;
-  const auto it = std::upper_bound(pts.begin(), pts.end(), bytes,
-                                   [](double b, const TimePoint& p) { return b < p.bytes; });
-  const TimePoint& hi = *it;
-  const TimePoint& lo = *(it - 1);
-  const double t = (std::log(bytes) - std::log(lo.bytes)) / (std::log(hi.bytes) - std::log(lo.bytes));
-  return std::exp(std::log(lo.seconds) + t * (std::log(hi.seconds) - std::log(lo.seconds)));
+  // In ln T: points at the same size merge into their geometric mean.
+  const XY pts = merge_sorted(std::move(xy));
+  if (bytes <= pts.front().first) return std::exp(pts.front().second);
+  if (bytes >= pts.back().first) return std::exp(pts.back().second) * bytes / pts.back().first;
+  return std::exp(interpolate_log_x(pts, bytes));
 }
 
 OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
