@@ -34,8 +34,10 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   std::vector<std::vector<walls::OpCost>> costs(steps);
   std::vector<std::vector<double>> measured(steps);
   std::vector<std::map<std::string, int>> seen(steps);  // ops of each class so far, per step
+  std::vector<double> step_flops(steps, 0.0);
   for (const TraceOp& op : t.ops) {
     if (op.step < 1 || op.step >= steps) continue;
+    step_flops[op.step] += op.flops;
     const std::string cls = op_class_key(op.name, op.backward);
     const int k = seen[op.step][cls]++;
     costs[op.step].push_back({op.name, op.backward, op.flops, op.bytes, 0, is_gemm_op(op.name),
@@ -54,9 +56,6 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   // The steps compared: after the first (warm-up), those at the run's full batch -- the largest
   // step FLOPs. An epoch's last, partial batch is a different workload; mixed in, the medians of
   // predicted and measured times could come from different batch sizes.
-  std::vector<double> step_flops(steps, 0.0);
-  for (int64_t s = 1; s < steps; ++s)
-    for (const walls::OpCost& c : costs[s]) step_flops[s] += c.flops;
   const double full = *std::max_element(step_flops.begin(), step_flops.end());
   std::vector<int64_t> used;
   for (int64_t s = 1; s < steps; ++s)

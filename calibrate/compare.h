@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "calibrate/plot.h"
@@ -49,6 +50,8 @@ bool is_gemm_op(const std::string& name);
 // The profile key of an op class: the op name, "_bwd" appended for its backward call (calibrate
 // section ops: op_<class>_t0_s, series ops/<class>).
 std::string op_class_key(const std::string& name, bool backward);
+// Its inverse: the op name and whether the class is a backward call.
+std::pair<std::string, bool> op_class_name(const std::string& cls);
 // The layer key of the k-th (from 0) op of class `cls` (op_class_key) in a training step of zoo
 // model `model`: "<model>/<cls>#<k>" (walls::LayerModel). Its samples are the profile series
 // "layers/<model>/<cls>" (threads, k, flops, bytes, seconds).

@@ -9,6 +9,7 @@
 #include <map>
 #include <fmt/format.h>
 #include <string>
+#include <tuple>
 
 #include "src/error.h"
 
@@ -64,7 +65,7 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
       const size_t slash = rest.find('/');
       if (slash == std::string::npos) continue;
       const std::string model = rest.substr(0, slash), cls = rest.substr(slash + 1);
-      const std::string name = cls.substr(0, cls.size() - (cls.ends_with("_bwd") ? 4 : 0));
+      const std::string name = op_class_name(cls).first;
       std::map<int, walls::LayerModel> by_k;
       for (size_t r = 0; r < s.rows(); ++r) {
         if (static_cast<int>(s.at(r, 0)) != (one ? 1 : all) || !(s.at(r, 4) > 0)) continue;
@@ -81,10 +82,8 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
     }
     if (s.name.rfind("ops/", 0) != 0 || s.columns.size() != 4) continue;
     const std::string cls = s.name.substr(4);
-    const bool bwd = cls.ends_with("_bwd");
     walls::OpClassModel c;
-    c.name = cls.substr(0, cls.size() - (bwd ? 4 : 0));
-    c.backward = bwd;
+    std::tie(c.name, c.backward) = op_class_name(cls);
     if (is_gemm_op(c.name)) {
       // eta_i = FLOPs_i / (Peak x T_i): the measured time reproduced at each measured size.
       for (size_t r = 0; r < s.rows(); ++r)

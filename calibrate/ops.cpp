@@ -60,6 +60,11 @@ std::string op_class_key(const std::string& name, bool backward) {
   return backward ? name + "_bwd" : name;
 }
 
+std::pair<std::string, bool> op_class_name(const std::string& cls) {
+  const bool bwd = cls.ends_with("_bwd");
+  return {cls.substr(0, cls.size() - (bwd ? 4 : 0)), bwd};
+}
+
 namespace {
 
 struct Sample {
@@ -73,13 +78,14 @@ struct Gap {
   std::vector<double> seconds;  // one per timed step
 };
 
-// One model at one batch: timed steps after one warm-up until both `min_reps` steps and
-// `budget_s` seconds are reached (at most kMaxReps), each the step `bstack train`
-// times (train::loss_and_correct, zero_grad, backward, optimizer step, under the profiler);
-// every time of every (class, signature) goes into `out`, the time outside the ops into `gap`.
 constexpr int kMaxReps = 400;
 constexpr int kRounds = 3;
 
+// One model at one batch: timed steps after one warm-up until both `min_reps` steps and
+// `budget_s` seconds are reached (at most kMaxReps), each the step `bstack train`
+// times (train::loss_and_correct, zero_grad, backward, optimizer step, under the profiler);
+// every time of every (class, signature) goes into `out`, of every (class, k-th op of the
+// class) into `layers`, the time outside the ops into `gap`.
 void run_model(const std::string& model, int64_t batch, int min_reps, double budget_s,
                std::map<std::string, std::map<std::string, Sample>>& out,
                std::map<std::pair<std::string, int>, Sample>& layers, Gap& gap) {
@@ -184,10 +190,10 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
     for (const Run& r : runs)
       for (int64_t b : r.batches) {
         for (const auto& [ck, smp] : layers[{r.model, b}]) {
+          const std::string name = "layers/" + r.model + "/" + ck.first;
           auto [lt, fresh] = layer_series.try_emplace(
-              "layers/" + r.model + "/" + ck.first,
-              Series{"layers/" + r.model + "/" + ck.first, {"threads", "k", "flops", "bytes", "seconds"}, {},
-                     how + "; the k-th op of the class in the model's step"});
+              name, Series{name, {"threads", "k", "flops", "bytes", "seconds"}, {},
+                           how + "; the k-th op of the class in the model's step"});
           lt->second.add_row({double(threads), double(ck.second), smp.flops, smp.bytes, median(smp.seconds)});
         }
         const Gap& gap = gaps[{r.model, b}];
@@ -220,8 +226,7 @@ void calibrate_ops(const Options& o, MachineProfile& p, const ProgressFn& progre
         it->second.add_row({double(threads), s.flops, s.bytes, t});
         if (t > 0) bytes.push_back(s.bytes), secs.push_back(t);
       }
-      const std::string name = cls.substr(0, cls.size() - (cls.ends_with("_bwd") ? 4 : 0));
-      if (is_gemm_op(name) || secs.empty()) continue;  // GEMM-class: read from the series
+      if (is_gemm_op(op_class_name(cls).first) || secs.empty()) continue;  // GEMM-class: read from the series
       double t0 = 0, bw = 0, q = std::nan("");
       std::string m = how;
       try {

@@ -51,10 +51,6 @@ kernels::AttnTensor<T> mview(const Tensor& x) {
   return view_of<T, T>(x);
 }
 
-}  // namespace
-
-namespace {
-
 // (B, T, 3*H*D) -> the (B, H, T, D) view of block i (0 q, 1 k, 2 v): no copy.
 Tensor head_block(const Tensor& qkv, int64_t i, int64_t heads) {
   const int64_t B = qkv.size(0), T = qkv.size(1), C = qkv.size(2) / 3;

@@ -53,15 +53,13 @@ struct Allocator {
       stats.allocated += static_cast<int64_t>(nbytes);
       stats.reserved += static_cast<int64_t>(block);
       stats.peak_allocated = std::max(stats.peak_allocated, stats.allocated);
-      {
-        auto it = free_blocks.find(block);
-        if (it != free_blocks.end() && !it->second.empty()) {
-          void* p = it->second.back();
-          it->second.pop_back();
-          stats.cached -= static_cast<int64_t>(block);
-          ++stats.cache_hits;
-          return p;
-        }
+      auto it = free_blocks.find(block);
+      if (it != free_blocks.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        stats.cached -= static_cast<int64_t>(block);
+        ++stats.cache_hits;
+        return p;
       }
     }
     void* p = std::aligned_alloc(Storage::kAlignment, block);
