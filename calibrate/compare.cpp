@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <stdexcept>
+
+#include <fmt/format.h>
 
 #include "calibrate/machine.h"
 #include "calibrate/util.h"
@@ -13,6 +16,57 @@ bool is_gemm_op(const std::string& name) {
   for (const char* g : {"matmul", "linear", "conv2d", "scaled_dot_product_attention"})
     if (name.rfind(g, 0) == 0) return true;
   return false;
+}
+
+bool is_elementwise_op(const std::string& name) {
+  const std::string base =
+      name.size() > 9 && name.ends_with("_backward") ? name.substr(0, name.size() - 9) : name;
+  for (const char* e : {"add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "clamp",
+                        "abs", "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "gelu", "where"})
+    if (base == e) return true;
+  return false;
+}
+
+RidgeCheck check_ridge(const walls::Machine& m, const std::vector<walls::OpCost>& ops,
+                       const walls::StepPrediction& step) {
+  if (step.ops.size() != ops.size())
+    throw std::invalid_argument("check_ridge: " + std::to_string(ops.size()) + " ops but " +
+                                std::to_string(step.ops.size()) + " predictions");
+  RidgeCheck c;
+  c.gemm_min_ratio = c.elementwise_max_ratio = std::nan("");
+  std::map<std::string, int> seen;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const walls::OpCost& op = ops[i];
+    const std::string cls = op_class_key(op.name, op.backward);
+    const int k = seen[cls]++;
+    const bool gemm = is_gemm_op(op.name), ew = !gemm && is_elementwise_op(op.name);
+    if (!gemm && !ew) {
+      ++c.other_ops;
+      continue;
+    }
+    const double ridge = walls::ridge_intensity(m, step.ops[i]);
+    const double ratio = op.bytes > 0 ? op.flops / op.bytes / ridge : std::nan("");
+    bool right_side = false;
+    if (gemm) {
+      ++c.gemm_ops;
+      right_side = ratio >= 1;
+      c.gemm_right += right_side;
+      if (!(ratio >= c.gemm_min_ratio)) c.gemm_min_ratio = ratio;  // NaN propagates
+    } else {
+      ++c.elementwise_ops;
+      right_side = ratio < 1;
+      c.elementwise_left += right_side;
+      if (!(ratio <= c.elementwise_max_ratio)) c.elementwise_max_ratio = ratio;
+    }
+    if (!right_side) {
+      const int lvl = step.ops[i].level;
+      c.misplaced.push_back(fmt::format(
+          "{}: I = {:.3g} FLOP/B, I* = {:.3g} FLOP/B ({})", op.layer.empty() ? cls + "#" + std::to_string(k) : op.layer,
+          op.bytes > 0 ? op.flops / op.bytes : std::nan(""), ridge,
+          lvl >= 0 ? m.levels[static_cast<size_t>(lvl)].name : std::string("no level")));
+    }
+  }
+  return c;
 }
 
 std::string layer_key(const std::string& model, const std::string& cls, int k) {
@@ -88,6 +142,7 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   r.outside_ops_s = preds[mid].outside_ops_s;
   r.comm_s = preds[mid].comm_s;
   r.comm_total_s = preds[mid].comm_total_s;
+  r.ridge = check_ridge(r.machine, costs[mid], preds[mid]);
   r.gradient_bytes = comm_bytes[mid];
   r.overlap_fraction = overlap_fraction(t.dist, comm_bytes[mid]);
   if (r.ranks > 1) {

@@ -14,6 +14,22 @@
 
 namespace bstack::calibrate {
 
+// Which side of its ridge point (walls::ridge_intensity) each op of a step falls on, judged for
+// the two kinds the roofline places without doubt on a CPU: GEMM-class ops belong right of it
+// (their intensity grows with the matrix sides: O(MNK) FLOPs over O(MK + KN + MN) bytes), element-
+// wise maps left of it (O(1) FLOPs per element moved). The other ops -- reductions, normalisations,
+// softmax and the loss, the optimizer's update, indexing -- are counted, not judged: their place
+// depends on the level their data lives in.
+struct RidgeCheck {
+  int gemm_ops = 0, gemm_right = 0;              // GEMM-class ops in the step; those at/right of I*
+  int elementwise_ops = 0, elementwise_left = 0; // element-wise maps; those left of I*
+  int other_ops = 0;
+  double gemm_min_ratio = 0;          // min over GEMM ops of intensity / I* (NaN: none)
+  double elementwise_max_ratio = 0;   // max over element-wise ops of intensity / I* (NaN: none)
+  std::vector<std::string> misplaced; // "<layer or class#k>: I = x FLOP/B, I* = y FLOP/B (level)"
+  bool ok() const { return gemm_right == gemm_ops && elementwise_left == elementwise_ops; }
+};
+
 struct CompareResult {
   walls::Machine machine;                     // from the profile, at the trace's thread count
   std::vector<walls::ClassSummary> classes;   // per op class, per step (mean over the steps used)
@@ -37,7 +53,17 @@ struct CompareResult {
   double measured_comm_s = 0;                 // median per step of the records' time in flight
   double measured_exposed_s = 0;              // median per step of the time waited after backward
   std::vector<RooflinePoint> points;          // one per op class: FLOP/byte, measured FLOP/s
+  RidgeCheck ridge;                           // of the median step's ops
 };
+
+// Element-wise map ops: one output element from one element of each input, no reduction (the
+// unary and binary maps of src/ops_elementwise.cpp, and their backward calls).
+bool is_elementwise_op(const std::string& name);
+
+// The ridge check of one step: `step` is walls::predict_step's result for `ops` on `m`. An op with
+// an invalid prediction counts as misplaced.
+RidgeCheck check_ridge(const walls::Machine& m, const std::vector<walls::OpCost>& ops,
+                       const walls::StepPrediction& step);
 
 // The fraction of the all-reduce the DDP buckets let run during backward (walls::predict_step's
 // f): the buckets are reduced in reverse order, and the last one -- at most bucket_bytes, holding

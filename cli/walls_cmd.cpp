@@ -232,6 +232,17 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
                     "in flight, {} ms exposed\n",
                r.ranks, ms(r.comm_total_s), ms(r.comm_s), ms(r.measured_comm_s), ms(r.measured_exposed_s));
 
+  // The ridge check (calibrate::RidgeCheck): GEMM-class ops right of their ridge point,
+  // element-wise maps left of it.
+  const calibrate::RidgeCheck& rc = r.ridge;
+  auto ratio = [](double x) { return std::isfinite(x) ? fmt::format("{:.2g}", x) : std::string("n/a"); };
+  fmt::print(out, "  ridge point I* = Peak x eta / BW of the op's memory level: GEMM-class ops {}/{} right "
+                  "of it (I/I* >= {}),\n    element-wise ops {}/{} left of it (I/I* <= {}); {} other ops "
+                  "not judged\n",
+             rc.gemm_right, rc.gemm_ops, ratio(rc.gemm_min_ratio), rc.elementwise_left, rc.elementwise_ops,
+             ratio(rc.elementwise_max_ratio), rc.other_ops);
+  for (const std::string& m : rc.misplaced) fmt::print(out, "    on the wrong side: {}\n", m);
+
   std::string plot_note;
   if (!o.plot.empty()) {
     if (calibrate::gnuplot_available()) {
@@ -261,7 +272,16 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
                      {"dispatch_s", num(r.dispatch_s)},
                      {"outside_ops_s", num(r.outside_ops_s)},
                      {"comm_s", num(r.comm_s)},
-                     {"classes", classes}};
+                     {"classes", classes},
+                     {"ridge", {{"gemm_ops", rc.gemm_ops},
+                                {"gemm_right", rc.gemm_right},
+                                {"gemm_min_ratio", num(rc.gemm_min_ratio)},
+                                {"elementwise_ops", rc.elementwise_ops},
+                                {"elementwise_left", rc.elementwise_left},
+                                {"elementwise_max_ratio", num(rc.elementwise_max_ratio)},
+                                {"other_ops", rc.other_ops},
+                                {"misplaced", rc.misplaced},
+                                {"ok", rc.ok()}}}};
     if (r.ranks > 1) {
       j["comm_total_s"] = num(r.comm_total_s);
       j["measured_comm_s"] = num(r.measured_comm_s);

@@ -209,6 +209,12 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
   return s;
 }
 
+double ridge_intensity(const Machine& m, const OpPrediction& p) {
+  if (p.level < 0 || static_cast<size_t>(p.level) >= m.levels.size() || !(p.efficiency > 0))
+    return kNaN;
+  return m.peak_flops_per_s * p.efficiency / m.levels[static_cast<size_t>(p.level)].bandwidth_bytes_per_s;
+}
+
 std::vector<ClassSummary> summarize_by_class(const std::vector<OpCost>& ops,
                                              const StepPrediction& step,
                                              const std::vector<double>* measured_seconds) {

@@ -227,6 +227,14 @@ struct ClassSummary {
   int binding_wall;               // largest share among 1, 2, 3; 0 when predicted is NaN or 0
 };
 
+// The ridge point of an op (Williams et al. 2009): the intensity OPs / |W| at which its compute
+// roof, Peak x eta_op, meets the memory roof of the level its working set fits in,
+//   I* = Peak x eta_op / BW_level    (FLOP per byte),
+// with eta_op and the level the ones predict_op used (p.efficiency, p.level). An op at or right of
+// I* sits under the compute roof, one left of it under the memory roof: predict_op puts an op's
+// roof time on the side its intensity falls. NaN for an invalid prediction (level -1, eta NaN).
+double ridge_intensity(const Machine& m, const OpPrediction& p);
+
 // `step` must be predict_step's result for `ops`; `measured_seconds` (may be null) one measured
 // time per op, same order. Sizes that differ throw std::invalid_argument.
 std::vector<ClassSummary> summarize_by_class(const std::vector<OpCost>& ops,

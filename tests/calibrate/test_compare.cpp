@@ -219,3 +219,56 @@ TEST(Compare, DataParallelTraceAddsWall14) {
   d.bucket_bytes = 0;
   EXPECT_EQ(overlap_fraction(d, 1e6), 0);
 }
+
+// The ridge point and its check, by hand on profile() at one thread (peak 100 GFLOP/s; L1 32 KiB at
+// 400 GB/s, DRAM 10 GB/s; SGEMM eta 0.5 up to 2e6 FLOP).
+TEST(Ridge, SidesOfTheRidgePoint) {
+  const walls::Machine m = machine_from_profile(profile(), 1);
+  const std::vector<walls::OpCost> ops = {
+      // 2e6 FLOP over 24 kB (L1): I = 83.3; I* = 100e9 x 0.5 / 400e9 = 0.125 -> right, I/I* = 667.
+      {"matmul", false, 2e6, 24e3, 0, true},
+      // 1e3 FLOP over 12 kB (L1): I = 0.0833; I* = 100e9 x 1 / 400e9 = 0.25 -> left, I/I* = 1/3.
+      {"add", false, 1e3, 12e3, 0, false},
+      {"relu", true, 1e3, 12e3, 0, false},
+      // A reduction: counted, not judged.
+      {"sum", false, 1e3, 4e3, 0, false},
+      // 1e3 FLOP over 8 MB (DRAM): I = 1.25e-4; I* = 100e9 x 0.5 / 10e9 = 5 -> on the wrong side.
+      {"linear", true, 1e3, 8e6, 0, true},
+  };
+  const walls::StepPrediction step = walls::predict_step(m, ops, 1, 0, 0);
+  EXPECT_NEAR(walls::ridge_intensity(m, step.ops[0]), 0.125, 1e-12);
+  EXPECT_NEAR(walls::ridge_intensity(m, step.ops[1]), 0.25, 1e-12);
+  EXPECT_NEAR(walls::ridge_intensity(m, step.ops[4]), 5.0, 1e-12);
+  // The predictor puts each roof time on the side the ridge says.
+  EXPECT_EQ(step.ops[0].binding_wall, 1);
+  EXPECT_GT(step.ops[4].memory_s, step.ops[4].compute_s);
+
+  const RidgeCheck c = check_ridge(m, ops, step);
+  EXPECT_EQ(c.gemm_ops, 2);
+  EXPECT_EQ(c.gemm_right, 1);
+  EXPECT_EQ(c.elementwise_ops, 2);
+  EXPECT_EQ(c.elementwise_left, 2);
+  EXPECT_EQ(c.other_ops, 1);
+  EXPECT_NEAR(c.gemm_min_ratio, 1.25e-4 / 5, 1e-12);
+  EXPECT_NEAR(c.elementwise_max_ratio, 1.0 / 3, 1e-12);
+  EXPECT_FALSE(c.ok());
+  ASSERT_EQ(c.misplaced.size(), 1u);
+  EXPECT_NE(c.misplaced[0].find("linear_bwd#0"), std::string::npos) << c.misplaced[0];
+  EXPECT_NE(c.misplaced[0].find("dram"), std::string::npos) << c.misplaced[0];
+
+  // Without the misplaced GEMM the step passes.
+  const std::vector<walls::OpCost> good(ops.begin(), ops.end() - 1);
+  EXPECT_TRUE(check_ridge(m, good, walls::predict_step(m, good, 1, 0, 0)).ok());
+  // An invalid prediction has no ridge; sizes that differ are a caller's error.
+  walls::OpPrediction bad = step.ops[0];
+  bad.level = -1;
+  EXPECT_TRUE(std::isnan(walls::ridge_intensity(m, bad)));
+  EXPECT_THROW(check_ridge(m, good, step), std::invalid_argument);
+}
+
+TEST(Ridge, ElementwiseOps) {
+  for (const char* e : {"add", "mul", "relu", "gelu_backward", "relu_backward", "where", "clamp_backward"})
+    EXPECT_TRUE(is_elementwise_op(e)) << e;
+  for (const char* o : {"sum", "layer_norm", "adam_step", "softmax", "matmul", "_backward", "address"})
+    EXPECT_FALSE(is_elementwise_op(o)) << o;
+}

@@ -3,6 +3,8 @@
 // the predicted peak memory is within 10% of the allocator's measured peak of a real run.
 #include "calibrate/model_workload.h"
 
+#include "calibrate/compare.h"
+
 #include "src/data/datasets.h"
 #include "src/error.h"
 #include "src/ops.h"
@@ -113,6 +115,52 @@ TEST(ModelWorkload, PredictedPeakWithin10PercentOfTheAllocator) {
     ASSERT_GT(measured, 0);
     EXPECT_LT(std::abs(predicted - measured) / measured, 0.10);
   }
+}
+
+}  // namespace
+}  // namespace bstack::calibrate
+
+namespace bstack::calibrate {
+namespace {
+
+// This machine (issue 8's "on this machine"): the dev VM's calibrated figures (2-core AMD Turin-like
+// VM, `bstack calibrate --quick`, 2026-12-05) at 1 and 2 threads, with a GEMM efficiency of 1 at
+// every size -- the highest ridge a GEMM can meet, so the check is the hardest it can be for them.
+walls::Machine dev_vm(int threads) {
+  const bool one = threads == 1;
+  walls::Machine m;
+  m.name = "dev VM";
+  m.threads = threads;
+  m.peak_flops_per_s_1t = 211e9;
+  m.peak_flops_per_s = one ? 211e9 : 420e9;
+  const double t = threads;
+  m.levels = {{"l1", 48 * 1024 * t, one ? 524e9 : 998e9},
+              {"l2", 1024 * 1024 * t, one ? 160e9 : 329e9},
+              {"l3", 32 * 1024 * 1024, one ? 188e9 : 330e9},
+              {"dram", 24e9, one ? 28e9 : 62e9}};
+  m.gemm_efficiency = {{1, 1.0}};
+  m.dispatch_s = 0.8e-6;
+  m.dispatch_autograd_s = 1.25e-6;
+  return m;
+}
+
+// Every GEMM-class op of the zoo models' training steps lies right of its ridge point on this
+// machine and every element-wise op left of it, at the batches issue 8 compares (16, 64, 256).
+TEST(ModelWorkload, ZooOpsOnTheRightSideOfTheRidge) {
+  for (const char* model : {"mlp", "cnn", "gpt-tiny"})
+    for (int64_t B : {16, 64, 256}) {
+      const walls::Workload w = model_workload({.model = model, .batch = B});
+      for (int threads : {1, 2}) {
+        const walls::Machine m = dev_vm(threads);
+        const RidgeCheck c = check_ridge(m, w.ops, walls::predict_step(m, w.ops, 1, 0, 0));
+        std::string wrong;
+        for (const std::string& s : c.misplaced) wrong += "\n  " + s;
+        SCOPED_TRACE(fmt::format("{} batch {} on {} thread(s){}", model, B, threads, wrong));
+        EXPECT_GT(c.gemm_ops, 0);
+        EXPECT_GT(c.elementwise_ops, 0);
+        EXPECT_TRUE(c.ok());
+      }
+    }
 }
 
 }  // namespace
