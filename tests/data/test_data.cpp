@@ -173,3 +173,31 @@ TEST(DataLoader, BatchesShuffleAndDropLast) {
   EXPECT_NE(e0, e1);
   EXPECT_THROW(DataLoader(d, 0, false, false, 0), Error);
 }
+
+// A batch the worker thread fails to make: next() rethrows the worker's error, a second next()
+// names the batch and says what to do, and start_epoch() recovers the loader.
+TEST(DataLoader, FailedBatchIsReportedAndStartEpochRecovers) {
+  // y has 6 rows for x's 10: rows 0..3 load, batch 1 (rows 4..7) indexes y out of range.
+  Dataset d{arange(0, 10).reshape({10, 1}), arange(0, 6, 1, DType::i64)};
+  DataLoader dl(d, 4, false, false, 0);
+  dl.start_epoch(0);
+  Batch b;
+  ASSERT_TRUE(dl.next(b));
+  EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
+  try {
+    dl.next(b);
+    ADD_FAILURE() << "batch 1 loaded although y has no row 6";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index_select"), std::string::npos) << e.what();
+  }
+  try {
+    dl.next(b);
+    ADD_FAILURE() << "next() after a failed batch returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("batch 1 failed to load earlier; call start_epoch() again"),
+              std::string::npos) << e.what();
+  }
+  dl.start_epoch(0);  // a fresh epoch reads batch 0 again
+  ASSERT_TRUE(dl.next(b));
+  EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
+}
