@@ -28,6 +28,7 @@ void DataLoader::wait_idle() {
   ready_ = false;
   made_ = {};
   error_ = nullptr;
+  inline_next_ = false;
 }
 
 void DataLoader::work() {
@@ -97,8 +98,21 @@ Batch DataLoader::make(int64_t b) const {
   return {part.x, part.y, b};
 }
 
+bool DataLoader::background() const {
+  switch (prefetch_mode_) {
+    case Prefetch::background: return true;
+    case Prefetch::inline_call: return false;
+    case Prefetch::automatic: break;
+  }
+  return kernels::num_threads() < kernels::max_threads();
+}
+
 void DataLoader::prefetch(int64_t b) {
   if (b >= batches_per_epoch()) return;
+  if (!background()) {
+    inline_next_ = true;
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!worker_.joinable()) worker_ = std::thread([this] { work(); });
@@ -111,7 +125,10 @@ void DataLoader::prefetch(int64_t b) {
 bool DataLoader::next(Batch& out) {
   BSTACK_CHECK(cursor_ >= 0, "DataLoader: call start_epoch() before next()");
   if (cursor_ >= batches_per_epoch()) return false;
-  {
+  if (inline_next_) {
+    inline_next_ = false;  // if make() throws, the next call reports the failed batch
+    out = make(cursor_);
+  } else {
     std::unique_lock<std::mutex> lock(mu_);
     BSTACK_CHECK(ready_ || request_ >= 0, "DataLoader: batch {} failed to load earlier; call "
                  "start_epoch() again", cursor_);

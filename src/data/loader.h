@@ -6,6 +6,13 @@
 // of its 8 MiB stack, whose TLB shoot-down interrupts the training thread's core -- on the
 // 2-core VM 40-70 us inside whichever op was running (strace and per-op traces, issue 8).
 //
+// The thread only pays where a core is free for it. When the kernels' team already holds every
+// core (num_threads() == the cores this process may use), a prefetch thread that wakes mid-step
+// preempts one of the team's threads, and every parallel op waits for it: mlp at batch 128 on 2
+// threads of the 2-core VM ran 10-15% slower per step with it than with the batch made inline
+// (issue 8; an in-memory batch is a gather of microseconds). So by default (Prefetch::automatic)
+// the batch is made in the background only while a core is left over, else inline in next().
+//
 // Distributed sampling (shard()): with `world` ranks, batch k of the epoch is the same global
 // batch as on one rank (the same batch_size samples of the same permutation), and rank r takes
 // its samples at positions j = r, r + world, r + 2*world, ... of it. So every rank sees its own
@@ -29,6 +36,10 @@ struct Batch {
   int64_t index = 0;  // within the epoch
 };
 
+// Where the next batch is made: automatic (background while the kernels leave a core free, see
+// above), background (always on the loader's thread), or inline (in next(), on the caller's).
+enum class Prefetch { automatic, background, inline_call };
+
 class DataLoader {
  public:
   DataLoader(Dataset ds, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed);
@@ -44,11 +55,13 @@ class DataLoader {
   // Make this loader rank `rank` of `world` (see above); call before start_epoch().
   void shard(int rank, int world);
   int world() const { return world_; }
+  void set_prefetch(Prefetch p) { prefetch_mode_ = p; }
   // The size of global batch b (all ranks together).
   int64_t global_batch_size(int64_t b) const;
 
  private:
   Batch make(int64_t b) const;
+  bool background() const;   // make the next batch on the worker thread (see Prefetch)
   void prefetch(int64_t b);  // ask the worker for batch b (no-op past the epoch's end)
   void work();               // the worker thread's loop
   void wait_idle();          // until no batch is being made; drops a made, untaken one
@@ -64,6 +77,8 @@ class DataLoader {
   std::condition_variable cv_;
   int64_t request_ = -1;      // batch the worker is asked for / is making; -1: none
   bool ready_ = false, stop_ = false;
+  bool inline_next_ = false;  // next() makes batch cursor_ itself (inline prefetch)
+  Prefetch prefetch_mode_ = Prefetch::automatic;
   Batch made_;
   std::exception_ptr error_;  // what make() threw, rethrown by next()
 };

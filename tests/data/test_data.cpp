@@ -174,30 +174,56 @@ TEST(DataLoader, BatchesShuffleAndDropLast) {
   EXPECT_THROW(DataLoader(d, 0, false, false, 0), Error);
 }
 
-// A batch the worker thread fails to make: next() rethrows the worker's error, a second next()
-// names the batch and says what to do, and start_epoch() recovers the loader.
+// A batch that fails to make, on the loader's thread or inline: next() rethrows the error, a
+// second next() names the batch and says what to do, and start_epoch() recovers the loader.
 TEST(DataLoader, FailedBatchIsReportedAndStartEpochRecovers) {
   // y has 6 rows for x's 10: rows 0..3 load, batch 1 (rows 4..7) indexes y out of range.
   Dataset d{arange(0, 10).reshape({10, 1}), arange(0, 6, 1, DType::i64)};
-  DataLoader dl(d, 4, false, false, 0);
-  dl.start_epoch(0);
-  Batch b;
-  ASSERT_TRUE(dl.next(b));
-  EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
-  try {
-    dl.next(b);
-    ADD_FAILURE() << "batch 1 loaded although y has no row 6";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("index_select"), std::string::npos) << e.what();
+  for (Prefetch mode : {Prefetch::background, Prefetch::inline_call}) {
+    SCOPED_TRACE(mode == Prefetch::background ? "background" : "inline");
+    DataLoader dl(d, 4, false, false, 0);
+    dl.set_prefetch(mode);
+    dl.start_epoch(0);
+    Batch b;
+    ASSERT_TRUE(dl.next(b));
+    EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
+    try {
+      dl.next(b);
+      ADD_FAILURE() << "batch 1 loaded although y has no row 6";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("index_select"), std::string::npos) << e.what();
+    }
+    try {
+      dl.next(b);
+      ADD_FAILURE() << "next() after a failed batch returned";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("batch 1 failed to load earlier; call start_epoch() again"),
+                std::string::npos) << e.what();
+    }
+    dl.start_epoch(0);  // a fresh epoch reads batch 0 again
+    ASSERT_TRUE(dl.next(b));
+    EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
   }
-  try {
-    dl.next(b);
-    ADD_FAILURE() << "next() after a failed batch returned";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("batch 1 failed to load earlier; call start_epoch() again"),
-              std::string::npos) << e.what();
-  }
-  dl.start_epoch(0);  // a fresh epoch reads batch 0 again
-  ASSERT_TRUE(dl.next(b));
-  EXPECT_EQ(b.y.to_vector(), (std::vector<double>{0, 1, 2, 3}));
+}
+
+// Both ways of making a batch give the same batches in the same order, shuffled and sharded.
+TEST(DataLoader, InlineAndBackgroundPrefetchAgree) {
+  Dataset d{arange(0, 23).reshape({23, 1}), arange(0, 23, 1, DType::i64)};
+  auto epochs = [&](Prefetch mode) {
+    DataLoader dl(d, 6, true, false, 7);
+    dl.set_prefetch(mode);
+    dl.shard(1, 2);
+    std::vector<double> seen;
+    Batch b;
+    for (int64_t e = 0; e < 2; ++e) {
+      dl.start_epoch(e);
+      while (dl.next(b))
+        for (double v : b.y.to_vector()) seen.push_back(v);
+    }
+    return seen;
+  };
+  const auto bg = epochs(Prefetch::background), in = epochs(Prefetch::inline_call);
+  EXPECT_EQ(bg.size(), 22u);  // rank 1's share of 2 epochs x 4 batches of 6, 6, 6, 5: 3+3+3+2 each
+  EXPECT_EQ(bg, in);
+  EXPECT_EQ(epochs(Prefetch::automatic), bg);
 }
