@@ -62,7 +62,8 @@ class DataLoader {
  private:
   Batch make(int64_t b) const;
   bool background() const;   // make the next batch on the worker thread (see Prefetch)
-  void prefetch(int64_t b);  // ask the worker for batch b (no-op past the epoch's end)
+  void prefetch(int64_t b);  // ask the worker for batch b, or leave it to next() (see Prefetch);
+                             // a no-op past the epoch's end
   void work();               // the worker thread's loop
   void wait_idle();          // until no batch is being made; drops a made, untaken one
   Dataset ds_;
