@@ -17,6 +17,7 @@ const std::vector<Section>& sections() {
   // Weights: seconds each section takes on the 2-core development machine (progress bar only).
   static const std::vector<Section> s = {
       {"interconnect", "interconnect (MPI ping-pong, allreduce)", 5, 25, calibrate_interconnect},
+      {"corun", "ranks stepping together vs alone (under mpirun)", 3, 12, calibrate_corun},
       {"memory", "memory (bandwidth sweep, latency)", 10, 80, calibrate_memory},
       {"compute", "compute (clock, FMA and int8 peaks)", 3, 8, calibrate_compute},
       {"gemm", "GEMM efficiency", 3, 15, calibrate_gemm},
@@ -59,7 +60,7 @@ MachineProfile calibrate(const Options& o, const ProgressFn& progress) {
   p.set_meta("ranks", std::to_string(comm.size()));
   const long online = sysconf(_SC_NPROCESSORS_ONLN);
   const bool node_sections = std::any_of(run.begin(), run.end(), [](const Section* s) {
-    return s->name != "interconnect";
+    return !s->every_rank();
   });
   if (comm.rank() == 0 && node_sections && online > kernels::max_threads())
     p.note(fmt::format("calibrate: this process may use {} of the machine's {} cores (mpirun binds each "
@@ -71,7 +72,7 @@ MachineProfile calibrate(const Options& o, const ProgressFn& progress) {
   double before = 0;
   for (const Section* s : run) {
     const double w = o.quick ? s->weight_quick : s->weight_full;
-    const bool every_rank = s->name == "interconnect";
+    const bool every_rank = s->every_rank();
     if (comm.rank() == 0 || every_rank) {
       const auto t0 = std::chrono::steady_clock::now();
       s->run(o, p, [&](double f, const std::string& what) {

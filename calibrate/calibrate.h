@@ -6,7 +6,9 @@
 // compute, gemm, dispatch, datapath, power, gpu (rank 0 only; the other ranks wait idle).
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,8 @@ struct Section {
   double weight_quick;   // expected seconds in --quick mode (progress bar weights)
   double weight_full;    // expected seconds in a full run
   SectionFn run;
+  // Run by every rank under mpirun (the rest by rank 0 alone while the others wait).
+  bool every_rank() const { return name == "interconnect" || name == "corun"; }
 };
 
 // The sections, in run order.
@@ -58,6 +62,23 @@ void calibrate_datapath(const Options&, MachineProfile&, const ProgressFn&);    
 void calibrate_power(const Options&, MachineProfile&, const ProgressFn&);        // power.cpp
 void calibrate_gpu(const Options&, MachineProfile&, const ProgressFn&);          // gpu.cpp
 void calibrate_interconnect(const Options&, MachineProfile&, const ProgressFn&); // interconnect.cpp
+void calibrate_corun(const Options&, MachineProfile&, const ProgressFn&);        // corun.cpp
+
+// One training step of a zoo model (mlp, cnn, gpt-tiny) at `batch` on synthetic inputs, as
+// `bstack train` runs it: loss and accuracy, zero_grad, backward, Adam (ops.cpp). The sections
+// ops and corun time it.
+class ZooStep {
+ public:
+  ZooStep(const std::string& model, int64_t batch);
+  ~ZooStep();
+  ZooStep(const ZooStep&) = delete;
+  ZooStep& operator=(const ZooStep&) = delete;
+  void step();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The clock a core runs at (Hz), from chains of dependent integer adds (compute.cpp).
 double measure_clock_hz(double seconds);

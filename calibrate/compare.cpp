@@ -141,6 +141,7 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   r.dispatch_s = preds[mid].dispatch_s;
   r.outside_ops_s = preds[mid].outside_ops_s;
   r.comm_s = preds[mid].comm_s;
+  r.corun_s = preds[mid].corun_s;
   r.comm_total_s = preds[mid].comm_total_s;
   r.ridge = check_ridge(r.machine, costs[mid], preds[mid]);
   r.gradient_bytes = comm_bytes[mid];

@@ -106,6 +106,7 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
   m.overhead_per_op_s = p.value_or("op_overhead_per_op_s" + sfx, 0.0);
   m.alpha_s = p.value_or("alpha_s", std::nan(""));
   m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
+  m.corun_factor = p.value_or("corun_factor", 1.0);
   return m;
 }
 

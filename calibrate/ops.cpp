@@ -65,6 +65,42 @@ std::pair<std::string, bool> op_class_name(const std::string& cls) {
   return {cls.substr(0, cls.size() - (bwd ? 4 : 0)), bwd};
 }
 
+struct ZooStep::Impl {
+  std::shared_ptr<nn::Module> model;
+  std::unique_ptr<optim::Adam> opt;
+  Tensor x, y;
+};
+
+ZooStep::ZooStep(const std::string& model, int64_t batch) : impl_(std::make_unique<Impl>()) {
+  Generator gen(1);
+  nn::ModelSpec spec;
+  spec.name = model;
+  const bool tokens = model == "gpt-tiny";
+  if (tokens) spec.vocab = 96;
+  else spec.input = {1, 8, 8}, spec.classes = 10;  // the shipped digits (train.cpp's default)
+  impl_->model = nn::make_model(spec, gen);
+  impl_->opt = std::make_unique<optim::Adam>(impl_->model->parameters(), optim::AdamOptions{});
+  // Inputs like the real ones: tokens / labels spread over the vocabulary / classes, pixels in
+  // [0, 1).
+  const int64_t T = nn::GPTConfig{}.context;
+  auto labels = [&](int64_t n, int64_t below) {
+    std::vector<int64_t> v(static_cast<size_t>(n));
+    for (auto& e : v) e = static_cast<int64_t>(gen.below(static_cast<uint64_t>(below)));
+    return from_vector(v, {n});
+  };
+  impl_->x = tokens ? labels(batch * T, spec.vocab).reshape({batch, T}) : rand({batch, 1, 8, 8}, gen);
+  impl_->y = tokens ? labels(batch * T, spec.vocab) : labels(batch, spec.classes);
+}
+
+ZooStep::~ZooStep() = default;
+
+void ZooStep::step() {
+  auto [loss, correct] = train::loss_and_correct(*impl_->model, impl_->x, impl_->y);
+  impl_->opt->zero_grad();
+  loss.backward();
+  impl_->opt->step();
+}
+
 namespace {
 
 struct Sample {
@@ -89,24 +125,7 @@ constexpr int kRounds = 3;
 void run_model(const std::string& model, int64_t batch, int min_reps, double budget_s,
                std::map<std::string, std::map<std::string, Sample>>& out,
                std::map<std::pair<std::string, int>, Sample>& layers, Gap& gap) {
-  Generator gen(1);
-  nn::ModelSpec spec;
-  spec.name = model;
-  const bool tokens = model == "gpt-tiny";
-  if (tokens) spec.vocab = 96;
-  else spec.input = {1, 8, 8}, spec.classes = 10;  // the shipped digits (train.cpp's default)
-  auto m = nn::make_model(spec, gen);
-  optim::Adam opt(m->parameters(), optim::AdamOptions{});
-  // Inputs like the real ones: tokens / labels spread over the vocabulary / classes, pixels in
-  // [0, 1).
-  const int64_t T = nn::GPTConfig{}.context;
-  auto labels = [&](int64_t n, int64_t below) {
-    std::vector<int64_t> v(static_cast<size_t>(n));
-    for (auto& e : v) e = static_cast<int64_t>(gen.below(static_cast<uint64_t>(below)));
-    return from_vector(v, {n});
-  };
-  Tensor x = tokens ? labels(batch * T, spec.vocab).reshape({batch, T}) : rand({batch, 1, 8, 8}, gen);
-  Tensor y = tokens ? labels(batch * T, spec.vocab) : labels(batch, spec.classes);
+  ZooStep zoo(model, batch);
   Profiler prof;  // one for every step, as training's: its records grow as a trace's do
   const auto start = std::chrono::steady_clock::now();
   for (int r = 0; r <= min_reps || (r <= kMaxReps && std::chrono::duration<double>(
@@ -116,10 +135,7 @@ void run_model(const std::string& model, int64_t batch, int min_reps, double bud
     const auto t0 = std::chrono::steady_clock::now();
     {
       ProfileScope scope(prof);
-      auto [loss, correct] = train::loss_and_correct(*m, x, y);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
+      zoo.step();
     }
     const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (r == 0) continue;  // warm-up: first touch, allocator growth

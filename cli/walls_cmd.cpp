@@ -227,10 +227,15 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
              ms(r.outside_ops_s));
   if (r.ranks > 1) fmt::print(out, ", communication {} ms exposed", ms(r.comm_s));
   fmt::print(out, "\n  binding wall: {} ({})\n", r.binding_wall, wall_word(r.binding_wall));
-  if (r.ranks > 1)
+  if (r.ranks > 1) {
     fmt::print(out, "  all-reduce over {} ranks: predicted {} ms in all, {} ms exposed; measured {} ms "
                     "in flight, {} ms exposed\n",
                r.ranks, ms(r.comm_total_s), ms(r.comm_s), ms(r.measured_comm_s), ms(r.measured_exposed_s));
+    fmt::print(out, "  ranks sharing the node in lockstep: node time x {:.3f} (+{} ms; {})\n",
+               r.machine.corun_factor, ms(r.corun_s),
+               p.has("corun_factor") ? "calibrate section corun"
+                                     : "not measured: `mpirun -np P bstack calibrate --sections corun`");
+  }
 
   // The ridge check (calibrate::RidgeCheck): GEMM-class ops right of their ridge point,
   // element-wise maps left of it.
@@ -286,6 +291,8 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
       j["comm_total_s"] = num(r.comm_total_s);
       j["measured_comm_s"] = num(r.measured_comm_s);
       j["measured_exposed_s"] = num(r.measured_exposed_s);
+      j["corun_factor"] = num(r.machine.corun_factor);
+      j["corun_s"] = num(r.corun_s);
     }
     if (!o.plot.empty()) j["plot"] = plot_note.empty() ? nlohmann::json(o.plot) : nlohmann::json(nullptr);
     fmt::print("{}\n", j.dump());

@@ -444,6 +444,9 @@ int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
                     "fraction {:.2f} behind backward ({})\n",
                si(s.w.gradient_bytes, "B"), o.ranks, secs(step.comm_total_s), s.overlap,
                secs(step.backward_s));
+  if (o.ranks > 1 && s.m.corun_factor != 1.0)
+    fmt::print(out, "ranks together  node time x {:.3f} (+{}): {} ranks sharing the node in lockstep "
+                    "(calibrate section corun)\n", s.m.corun_factor, secs(step.corun_s), o.ranks);
   if (s.tokens_per_sample > 0)
     fmt::print(out, "throughput      {:.1f} samples/s, {} tokens/s{}\n", samples_s, si(tokens_s, "", 1),
                o.ranks > 1 ? fmt::format(" over {} ranks", o.ranks) : "");
@@ -464,6 +467,8 @@ int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
                         {"dispatch_s", step.dispatch_s},
                         {"comm_s", step.comm_s},
                         {"comm_total_s", step.comm_total_s},
+                        {"corun_factor", s.m.corun_factor},
+                        {"corun_s", step.corun_s},
                         {"binding_wall", step.binding_wall},
                         {"binding_wall_name", wall_name(step.binding_wall)},
                         {"explanation", why},

@@ -170,7 +170,7 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
                             double gradient_bytes, double overlap_fraction) {
   const bool autograd =
       std::any_of(ops.begin(), ops.end(), [](const OpCost& o) { return o.backward; });
-  StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, 0, {}};
+  StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}};
   s.ops.reserve(ops.size());
   for (const auto& op : ops) {
     const OpPrediction p = predict_op(m, op, autograd);
@@ -189,6 +189,14 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
     else
       s.outside_ops_s = m.step_overhead_s + static_cast<double>(ops.size()) * m.overhead_per_op_s;
     s.dispatch_s += s.outside_ops_s;
+  }
+
+  // Ranks sharing the node in lockstep (calibrate section corun): each rank's node time grows by
+  // the measured factor, in the same proportions.
+  if (ranks > 1) {
+    const double f = std::isfinite(m.corun_factor) && m.corun_factor > 0 ? m.corun_factor : kNaN;
+    s.corun_s = (f - 1) * (s.compute_s + s.memory_s + s.dispatch_s);
+    s.compute_s *= f, s.memory_s *= f, s.dispatch_s *= f, s.backward_s *= f;
   }
 
   // Wall 14: the gradient all-reduce, then the part the buckets hide behind backward.

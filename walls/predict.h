@@ -129,6 +129,10 @@ struct Machine {
                                   // (calibrate: dispatch_autograd_s)
   double alpha_s;                 // all-reduce latency per message; NaN when unknown (one rank)
   double beta_bytes_per_s;        // link bandwidth; NaN when unknown
+  // How much slower a rank's node time runs when P ranks step together in lockstep on the node
+  // than one process alone (calibrate section corun, under mpirun: shared caches, memory
+  // bandwidth and cores, and each step waiting for the slowest rank). 1 when not measured.
+  double corun_factor = 1.0;
   // Per op class measurements; an op whose class is listed here is predicted from them instead
   // of the roofline's triad bandwidth / square-GEMM efficiency / dispatch_s (empty: older profiles).
   std::vector<OpClassModel> op_classes;
@@ -196,6 +200,9 @@ struct StepPrediction {
   double comm_s;                  // exposed all-reduce time                               (wall 14)
   double comm_total_s;            // the whole all-reduce, hidden part included
   double backward_s;              // sum of the backward ops' seconds (what can hide the comm)
+  double corun_s;                 // with ranks > 1: the node time the ranks add to each other,
+                                  // (corun_factor - 1) x the node time; shared out over walls
+                                  // 1-3 (included in compute_s, memory_s, dispatch_s)
   int binding_wall;               // the wall with the largest share: 1, 2, 3 or 14 (ties go to
                                   // the lower number); 0 when seconds is NaN or 0
   std::vector<OpPrediction> ops;  // one per input op, same order
@@ -209,6 +216,9 @@ struct StepPrediction {
 // backward, capped by the backward time itself (Li et al. 2020):
 //   hidden = min(f x T_comm, T_backward),  comm_s = T_comm - hidden.
 // ranks < 1, gradient_bytes < 0 or f outside [0, 1] give NaN communication.
+// With ranks > 1 each rank's node time (compute, memory, dispatch, backward) is scaled by
+// m.corun_factor (ranks sharing the node, in lockstep); the ops' own predictions are not. A
+// corun_factor that is not finite and positive gives NaN.
 StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
                             double gradient_bytes, double overlap_fraction);
 

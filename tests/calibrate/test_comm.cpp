@@ -3,10 +3,13 @@
 // OSU sweeps of calibrate/interconnect.h on a few sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <numeric>
 #include <vector>
 
+#include "calibrate/calibrate.h"
 #include "calibrate/interconnect.h"
 #include "dist/comm.h"
 #include "src/error.h"
@@ -153,4 +156,38 @@ TEST(Interconnect, OsuSweepsGiveSaneNumbers) {
   EXPECT_EQ(bstack::calibrate::bandwidth_window(64 << 20), 2);
   EXPECT_EQ(bstack::calibrate::bandwidth_window(2 << 20), 64);
   EXPECT_EQ(bstack::calibrate::bandwidth_window(256 << 20), 1);
+}
+
+TEST(Corun, RanksTogetherAgainstAlone) {
+  // Section corun: without a launcher a note and nothing else; under mpirun -np 2 a factor from
+  // the models' alone and together step times on rank 0 (the same on every rank).
+  bstack::calibrate::Options o;
+  o.quick = true;
+  bstack::calibrate::MachineProfile p;
+  bstack::calibrate::calibrate_corun(o, p, [](double, const std::string&) {});
+  if (world().size() < 2) {
+    EXPECT_FALSE(p.has("corun_factor"));
+    ASSERT_EQ(p.notes.size(), 1u);
+    EXPECT_NE(p.notes[0].find("mpirun"), std::string::npos);
+    GTEST_SKIP() << "corun needs mpirun -np 2";
+  }
+  ASSERT_TRUE(p.has("corun_factor"));
+  const auto& s = *std::find_if(p.series.begin(), p.series.end(),
+                                [](const auto& x) { return x.name == "corun"; });
+  ASSERT_EQ(s.rows(), 3u);
+  std::vector<double> f;
+  for (size_t r = 0; r < 3; ++r) {
+    EXPECT_GT(s.at(r, 2), 0);  // alone_s
+    EXPECT_GT(s.at(r, 3), 0);  // together_s
+    EXPECT_NEAR(s.at(r, 4), s.at(r, 3) / s.at(r, 2), 1e-12);
+    f.push_back(s.at(r, 4));
+  }
+  std::sort(f.begin(), f.end());
+  EXPECT_DOUBLE_EQ(p.value("corun_factor"), f[1]);  // the median of three
+  // gpt-tiny at 6 takes longer a step than mlp at 48, alone and together, whatever the noise.
+  EXPECT_GT(s.at(2, 2), s.at(0, 2));
+  EXPECT_GT(s.at(2, 3), s.at(0, 3));
+  // Sane bounds: together cannot run twice as fast as alone, nor (with a core each) 20x slower.
+  EXPECT_GT(f[1], 0.5);
+  EXPECT_LT(f[1], 20);
 }

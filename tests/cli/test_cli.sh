@@ -166,7 +166,9 @@ check "a tuning cache is not a profile" sh -c "[ $rc -eq 1 ] && grep -q 'bstack-
 run calibrate --sections memroy
 check "calibrate --sections unknown exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'memroy' '$tmp/err'"
 if command -v mpirun >/dev/null; then
-  mpirun --allow-run-as-root --oversubscribe -np 2 "$BSTACK" calibrate --quick --sections interconnect \
+  # Onto a copy of the node profile: the sections under mpirun update it and keep the rest.
+  cp "$tmp/p.h5" "$tmp/net.h5"
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$BSTACK" calibrate --quick --sections interconnect,corun \
     -o "$tmp/net.h5" --json >"$tmp/out" 2>"$tmp/err"; rc=$?
   check "mpirun -np 2 calibrate exits 0" test "$rc" -eq 0
   check "mpirun calibrate fits alpha and beta" python3 -c '
@@ -176,6 +178,8 @@ assert len(lines) == 1, "one JSON object from rank 0 only, got %d lines" % len(l
 j = json.loads(lines[0])
 assert 0 < j["alpha_s"] < 1e-3 and j["beta_bytes_per_s"] > 1e6, (j["alpha_s"], j["beta_bytes_per_s"])
 assert j["meta"]["ranks"] == "2"
+assert 0.5 < j["corun_factor"] < 20, j["corun_factor"]
+assert j["dram_triad_bytes_per_s"] > 0, "the node sections of the copy are kept"
 ' "$tmp/out"
   # Data-parallel training: one JSON object (rank 0's), a trace per rank with its communication.
   mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$BSTACK" --json --threads 1 train --model mlp \
@@ -190,6 +194,16 @@ assert j["ranks"] == 2 and j["steps"] == 5 and "ring" in j["backend"], j
 assert j["backward_ms_per_step"] > 0 and j["exposed_comm_ms_per_step"] >= 0
 ' "$tmp/out"
   check "every rank writes its trace" test -f "$tmp/run.h5" -a -f "$tmp/run.rank1.h5"
+  run --threads 1 --json walls compare --profile "$tmp/net.h5" --trace "$tmp/run.h5"
+  check "walls compare of a 2-rank trace: wall 14 and the ranks' co-run factor" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+f, node = j["corun_factor"], j["compute_s"] + j["memory_s"] + j["dispatch_s"]
+assert j["ranks"] == 2 and 0.5 < f < 20, j
+assert abs(j["corun_s"] - (f - 1) / f * node) < 1e-9 * node, (j["corun_s"], f, node)
+assert abs(node + j["comm_s"] - j["predicted_step_s"]) < 1e-9 * j["predicted_step_s"], j
+assert 0 <= j["comm_s"] <= j["comm_total_s"], j
+' "$tmp/out"
   run train --model mlp --epochs 1 --bucket-kb -3
   check "train --bucket-kb negative exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'bucket-kb' '$tmp/err'"
   run train --model mlp --epochs 1 --allreduce tree

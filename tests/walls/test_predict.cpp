@@ -389,6 +389,34 @@ TEST(PredictStep, OverlapCannotHideMoreThanBackward) {
   EXPECT_NEAR(t.comm_s, 1.02e-4 - 3.03e-6, 1e-18);
 }
 
+TEST(PredictStep, RanksSharingTheNodeScaleItsNodeTime) {
+  // corun_factor 1.25 on 2 ranks: compute 37.5 -> 46.875 ms, memory 8 -> 10 ms, dispatch 7 ->
+  // 8.75 us; backward 25.003 -> 31.25375 ms (still hides all of the 5.1e-5 s with overlap 0.5);
+  // corun_s = 0.25 x 45.507 ms. One rank: no neighbour, no factor.
+  w::Machine m = machine();
+  m.corun_factor = 1.25;
+  const std::vector<w::OpCost> ops{gemm_fwd(), gemm_bwd(), big_add()};
+  const w::StepPrediction s = w::predict_step(m, ops, 2, 1e6, 0.5);
+  EXPECT_NEAR(s.compute_s, 46.875e-3, 1e-15);
+  EXPECT_NEAR(s.memory_s, 10e-3, 1e-15);
+  EXPECT_NEAR(s.dispatch_s, 8.75e-6, 1e-18);
+  EXPECT_NEAR(s.backward_s, 1.25 * 25.003e-3, 1e-15);
+  EXPECT_NEAR(s.corun_s, 0.25 * (37.5e-3 + 8e-3 + 7e-6), 1e-15);
+  EXPECT_NEAR(s.comm_s, 5.1e-5, 1e-18);
+  EXPECT_NEAR(s.seconds, 1.25 * (37.5e-3 + 8e-3 + 7e-6) + 5.1e-5, 1e-15);
+  EXPECT_NEAR(s.ops[1].compute_s, 25e-3, 1e-15);  // the ops' own predictions are not scaled
+  const w::StepPrediction one = w::predict_step(m, ops, 1, 1e6, 0.5);
+  EXPECT_DOUBLE_EQ(one.corun_s, 0.0);
+  EXPECT_NEAR(one.seconds, 37.5e-3 + 8e-3 + 7e-6, 1e-15);
+  // A factor that is not finite and positive: NaN, no binding wall.
+  for (double bad : {0.0, -1.0, kNaN}) {
+    m.corun_factor = bad;
+    const w::StepPrediction b = w::predict_step(m, ops, 2, 1e6, 0.5);
+    EXPECT_TRUE(std::isnan(b.seconds)) << bad;
+    EXPECT_EQ(b.binding_wall, 0) << bad;
+  }
+}
+
 TEST(PredictStep, BindingWallOfTheStep) {
   const w::Machine m = machine();
   // Memory: the 8 ms add against 2 us dispatch.
