@@ -102,11 +102,16 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   // reduce-scatter + all-gather move the same bytes as one all-reduce).
   r.ranks = static_cast<int>(std::max<int64_t>(1, t.dist.ranks));
   std::vector<double> comm_bytes(steps, 0.0), comm_secs(steps, 0.0);
+  std::vector<std::vector<double>> messages(steps);  // per step, each bucket's all-reduce
   for (const CommRecord& c : t.comm) {
     if (c.step < 1 || c.step >= steps) continue;
     comm_bytes[c.step] += c.name == "allgather" ? 0 : c.bytes;
+    if (c.name != "allgather") messages[c.step].push_back(c.bytes);
     comm_secs[c.step] += c.seconds;
   }
+  // The measured all-reduce table is bstack's ring (DDP's default): another algorithm, ZeRO-1 or
+  // NCCL is predicted with wall 14's alpha-beta formula instead.
+  if (t.dist.backend != "mpi (ring)" || t.dist.zero1) r.machine.allreduce_time.clear();
   // The steps compared: after the first (warm-up), those at the run's full batch -- the largest
   // step FLOPs. An epoch's last, partial batch is a different workload; mixed in, the medians of
   // predicted and measured times could come from different batch sizes.
@@ -118,7 +123,8 @@ CompareResult compare_trace(const MachineProfile& p, const Trace& t) {
   std::vector<walls::StepPrediction> preds(steps);
   for (int64_t s : used) {
     const double f = overlap_fraction(t.dist, comm_bytes[s]);
-    preds[s] = walls::predict_step(r.machine, costs[s], r.ranks, r.ranks > 1 ? comm_bytes[s] : 0, f);
+    preds[s] = walls::predict_step(r.machine, costs[s], r.ranks,
+                                   r.ranks > 1 ? messages[s] : std::vector<double>{}, f);
     pred.push_back(preds[s].seconds);
     meas.push_back(t.step_seconds[s]);
     double sum = 0;

@@ -17,6 +17,7 @@
 
 #include "calibrate/calibrate.h"
 #include "calibrate/lsq.h"
+#include "dist/backend.h"
 #include "src/error.h"
 #include "walls/communication.h"
 
@@ -241,9 +242,11 @@ std::vector<BandwidthPoint> osu_bandwidth(dist::Communicator& comm, std::span<co
   return r;
 }
 
-std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
-                                          const SweepBudget& b, const SizeDone& done) {
-  require_pair(comm, "osu_allreduce");
+namespace {
+// osu_allreduce's loop over `sizes` with `call(data, n_floats)` as the collective.
+template <class Call>
+std::vector<AllreducePoint> allreduce_sweep(dist::Communicator& comm, std::span<const size_t> sizes,
+                                            const SweepBudget& b, const SizeDone& done, Call&& call) {
   size_t max_bytes = 4;
   for (size_t s : sizes) {
     BSTACK_CHECK(s >= 4 && s % 4 == 0, "osu_allreduce: {} bytes is not a whole number of floats",
@@ -262,7 +265,7 @@ std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<co
       double t = 0;
       for (int k = 0; k < n; ++k) {
         const auto t0 = Clock::now();
-        comm.allreduce(buf.floats(), n_floats, dist::ReduceOp::Sum);
+        call(buf.floats(), n_floats);
         t += seconds_since(t0);
         comm.barrier();
       }
@@ -277,6 +280,24 @@ std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<co
     if (done) done(i);
   }
   return r;
+}
+}  // namespace
+
+std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
+                                          const SweepBudget& b, const SizeDone& done) {
+  require_pair(comm, "osu_allreduce");
+  return allreduce_sweep(comm, sizes, b, done, [&](float* data, size_t n) {
+    comm.allreduce(data, n, dist::ReduceOp::Sum);
+  });
+}
+
+std::vector<AllreducePoint> ddp_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
+                                          const SweepBudget& b, const SizeDone& done) {
+  require_pair(comm, "ddp_allreduce");
+  const auto backend = dist::make_backend("mpi", dist::Algorithm::Ring, comm);
+  return allreduce_sweep(comm, sizes, b, done, [&](float* data, size_t n) {
+    backend->start_allreduce(data, n, dist::ReduceOp::Avg)->wait();
+  });
 }
 
 // ---- the section -----------------------------------------------------------------------------
@@ -300,10 +321,10 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
   const auto lat_sizes = power_of_two_sizes(1, std::min(size_t(4) << 20, top));
   const auto bw_sizes = power_of_two_sizes(1, top);
   const auto ar_sizes = power_of_two_sizes(4, top);
-  // Progress weights: the three sweeps take about the same time.
+  // Progress weights: the four sweeps take about the same time.
   auto report = [&](double base, size_t i, size_t n, const char* what, size_t bytes) {
     if (progress)
-      progress((base + double(i + 1) / n) / 3.0,
+      progress((base + double(i + 1) / n) / 4.0,
                fmt::format("{} {}", what, human_bytes(static_cast<double>(bytes))));
   };
 
@@ -315,6 +336,12 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
   });
   const auto ar = osu_allreduce(comm, ar_sizes, ar_b, [&](size_t i) {
     report(2, i, ar_sizes.size(), "all-reduce", ar_sizes[i]);
+  });
+  // The all-reduce `bstack train` runs (DDP's default, bstack's ring), up to 16 MiB: what wall 14
+  // predicts a trace's buckets from (walls::allreduce_seconds).
+  const auto ddp_sizes = power_of_two_sizes(4, std::min(size_t(16) << 20, top));
+  const auto ddp = ddp_allreduce(comm, ddp_sizes, ar_b, [&](size_t i) {
+    report(3, i, ddp_sizes.size(), "DDP all-reduce", ddp_sizes[i]);
   });
 
   // ---- fits (wall 14) and records ----
@@ -369,6 +396,15 @@ void calibrate_interconnect(const Options& o, MachineProfile& p, const ProgressF
                                                 ring.beta_bytes_per_s})});
   }
   p.add_series(std::move(ars));
+  Series ds{"interconnect/ddp_allreduce",
+            {"bytes", "ranks", "avg_s", "min_s", "max_s", "iterations"},
+            {},
+            "osu_allreduce's method over the all-reduce `bstack train` runs by default: dist::Backend "
+            "mpi with bstack's ring (dist/allreduce.h), float32 average in place, started and "
+            "waited for; per-rank mean over iterations, then min/avg/max over ranks. walls compare "
+            "and predict take a bucket's all-reduce time from max_s by bytes (log-log)"};
+  for (const auto& q : ddp) ds.add_row({q.bytes, double(ranks), q.avg_s, q.min_s, q.max_s, double(q.iters)});
+  p.add_series(std::move(ds));
 
   const auto& l0 = lat.front();
   p.set({"p2p_latency_s", l0.half_round_trip_s, "s",

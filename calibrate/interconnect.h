@@ -69,6 +69,11 @@ struct AllreducePoint {
 std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
                                           const SweepBudget& b, const SizeDone& done = {});
 
+// osu_allreduce's method over the all-reduce DistributedDataParallel runs by default: the mpi
+// Backend with bstack's ring (dist/allreduce.h), float32 average, start_allreduce then wait.
+std::vector<AllreducePoint> ddp_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
+                                          const SweepBudget& b, const SizeDone& done = {});
+
 // Powers of two from `lo` to `hi` bytes, both included (lo, hi powers of two).
 std::vector<size_t> power_of_two_sizes(size_t lo, size_t hi);
 

@@ -107,6 +107,13 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
   m.alpha_s = p.value_or("alpha_s", std::nan(""));
   m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
   m.corun_factor = p.value_or("corun_factor", 1.0);
+  // The DDP's all-reduce by bytes (series columns bytes, ranks, avg_s, min_s, max_s, iterations):
+  // the slowest rank's time is what the job waits for.
+  if (const Series* s = p.find_series("interconnect/ddp_allreduce"); s && s->columns.size() >= 5) {
+    for (size_t r = 0; r < s->rows(); ++r)
+      if (s->at(r, 0) > 0 && s->at(r, 4) > 0) m.allreduce_time.push_back({s->at(r, 0), s->at(r, 4)});
+    if (s->rows() > 0) m.allreduce_ranks = static_cast<int>(s->at(0, 1));
+  }
   return m;
 }
 

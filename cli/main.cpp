@@ -99,8 +99,8 @@ int main(int argc, char** argv) {
   bstack::cli::CalibrateOptions calibrate_opts;
   CLI::App* calibrate = app.add_subcommand(
       "calibrate", "Measure this machine (memory bandwidth and latency, FMA and int8 peaks, GEMM\n"
-                   "efficiency, dispatch tax, data path; under mpirun the interconnect) and write\n"
-                   "the profile walls/ predicts from");
+                   "efficiency, dispatch tax, data path; under mpirun the interconnect and the\n"
+                   "ranks' slowdown of each other) and write the profile walls/ predicts from");
   bstack::cli::add_calibrate_options(calibrate, calibrate_opts);
 
   bstack::cli::WallsOptions walls_opts;

@@ -166,8 +166,20 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
   return p;
 }
 
+double allreduce_seconds(const Machine& m, int ranks, double bytes) {
+  if (ranks < 1 || !finite_nonneg(bytes)) return kNaN;
+  if (ranks == 1) return 0;  // nothing to reduce
+  if (!m.allreduce_time.empty() && m.allreduce_ranks == ranks) return time_for(m.allreduce_time, bytes);
+  return ring_allreduce_seconds({ranks, bytes, m.alpha_s, m.beta_bytes_per_s});
+}
+
 StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
                             double gradient_bytes, double overlap_fraction) {
+  return predict_step(m, ops, ranks, std::vector<double>{gradient_bytes}, overlap_fraction);
+}
+
+StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
+                            const std::vector<double>& message_bytes, double overlap_fraction) {
   const bool autograd =
       std::any_of(ops.begin(), ops.end(), [](const OpCost& o) { return o.backward; });
   StepPrediction s{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, {}};
@@ -200,13 +212,12 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
   }
 
   // Wall 14: the gradient all-reduce, then the part the buckets hide behind backward.
-  if (ranks < 1 || !finite_nonneg(gradient_bytes) ||
-      !(overlap_fraction >= 0 && overlap_fraction <= 1))
+  if (ranks < 1 || !(overlap_fraction >= 0 && overlap_fraction <= 1)) {
     s.comm_total_s = kNaN;
-  else if (ranks == 1)
-    s.comm_total_s = 0;  // nothing to reduce; alpha and beta are not needed
-  else
-    s.comm_total_s = ring_allreduce_seconds({ranks, gradient_bytes, m.alpha_s, m.beta_bytes_per_s});
+  } else {
+    // One rank reduces nothing (alpha and beta are not needed).
+    for (double bytes : message_bytes) s.comm_total_s += allreduce_seconds(m, ranks, bytes);
+  }
   const double hidden = std::min(overlap_fraction * s.comm_total_s, s.backward_s);
   s.comm_s = std::isnan(s.comm_total_s) ? kNaN : s.comm_total_s - hidden;
 

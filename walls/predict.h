@@ -133,6 +133,11 @@ struct Machine {
   // than one process alone (calibrate section corun, under mpirun: shared caches, memory
   // bandwidth and cores, and each step waiting for the slowest rank). 1 when not measured.
   double corun_factor = 1.0;
+  // The all-reduce time of the DDP's default algorithm (bstack's ring) by message bytes, measured
+  // on `allreduce_ranks` ranks (calibrate section interconnect, series interconnect/ddp_allreduce);
+  // empty: wall 14's alpha-beta ring formula (older profiles, registry devices).
+  std::vector<TimePoint> allreduce_time;
+  int allreduce_ranks = 0;
   // Per op class measurements; an op whose class is listed here is predicted from them instead
   // of the roofline's triad bandwidth / square-GEMM efficiency / dispatch_s (empty: older profiles).
   std::vector<OpClassModel> op_classes;
@@ -221,6 +226,15 @@ struct StepPrediction {
 // corun_factor that is not finite and positive gives NaN.
 StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
                             double gradient_bytes, double overlap_fraction);
+// The same with the gradients all-reduced as separate messages (the DDP buckets): T_comm is the
+// sum of allreduce_seconds over them.
+StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
+                            const std::vector<double>& message_bytes, double overlap_fraction);
+
+// One all-reduce of `bytes` over `ranks`: the measured time table (time_for(m.allreduce_time,
+// bytes)) when there is one for this rank count, else wall 14's ring formula
+// 2(N-1) alpha + 2(N-1)/N bytes / beta. 0 for one rank; NaN for bytes < 0 or an unknown link.
+double allreduce_seconds(const Machine& m, int ranks, double bytes);
 
 // Predicted against measured time per op class (op name + forward/backward), in the order each
 // class first appears in `ops`.

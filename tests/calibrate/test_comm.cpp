@@ -135,6 +135,14 @@ TEST(Interconnect, OsuSweepsGiveSaneNumbers) {
   const auto lat = bstack::calibrate::osu_latency(c, sizes, b);
   const auto bw = bstack::calibrate::osu_bandwidth(c, sizes, b);
   const auto ar = bstack::calibrate::osu_allreduce(c, sizes, b);
+  const auto dd = bstack::calibrate::ddp_allreduce(c, sizes, b);  // train's ring, through dist::Backend
+  ASSERT_EQ(dd.size(), 3u);
+  for (const auto& q : dd) {
+    EXPECT_GT(q.min_s, 0);
+    EXPECT_LE(q.min_s, q.max_s * (1 + 1e-12));
+    EXPECT_LT(q.max_s, 1.0);
+  }
+  EXPECT_GT(dd[2].max_s, dd[0].max_s);
   ASSERT_EQ(lat.size(), 3u);
   ASSERT_EQ(bw.size(), 3u);
   ASSERT_EQ(ar.size(), 3u);

@@ -417,6 +417,26 @@ TEST(PredictStep, RanksSharingTheNodeScaleItsNodeTime) {
   }
 }
 
+TEST(PredictStep, AllreduceFromTheMeasuredTableOrTheRingFormula) {
+  w::Machine m = machine();  // alpha 1 us, beta 10 GB/s
+  // No table: the ring formula, per message: 2 x (2 us + 1e6 / 1e10) = 2 x 0.102 ms.
+  EXPECT_NEAR(w::allreduce_seconds(m, 2, 1e6), 1.02e-4, 1e-15);
+  const std::vector<w::OpCost> ops{gemm_fwd()};
+  EXPECT_NEAR(w::predict_step(m, ops, 2, std::vector<double>{1e6, 1e6}, 0).comm_total_s, 2.04e-4, 1e-15);
+  // A table at 2 ranks, 10 us at 1 kB and 1 ms at 1 MB: log-log slope 2/3, so 1e5 B takes
+  // 1e-5 x 100^(2/3) = 0.2154 ms.
+  m.allreduce_time = {{1e3, 1e-5}, {1e6, 1e-3}};
+  m.allreduce_ranks = 2;
+  EXPECT_NEAR(w::allreduce_seconds(m, 2, 1e6), 1e-3, 1e-15);
+  EXPECT_NEAR(w::allreduce_seconds(m, 2, 1e5), 1e-5 * std::pow(100.0, 2.0 / 3.0), 1e-12);
+  EXPECT_NEAR(w::predict_step(m, ops, 2, std::vector<double>{1e6, 1e6}, 0).comm_total_s, 2e-3, 1e-15);
+  // Another rank count: the formula (8 ranks: 14 x 1 us + 1.75 x 1e6 / 1e10).
+  EXPECT_NEAR(w::allreduce_seconds(m, 8, 1e6), 14e-6 + 1.75e-4, 1e-15);
+  EXPECT_DOUBLE_EQ(w::allreduce_seconds(m, 1, 1e6), 0.0);
+  EXPECT_TRUE(std::isnan(w::allreduce_seconds(m, 2, -1)));
+  EXPECT_TRUE(std::isnan(w::allreduce_seconds(m, 0, 1e6)));
+}
+
 TEST(PredictStep, BindingWallOfTheStep) {
   const w::Machine m = machine();
   // Memory: the 8 ms add against 2 us dispatch.
