@@ -48,7 +48,7 @@ struct CompareResult {
   int ranks = 1;
   double comm_s = 0;                          // predicted exposed all-reduce time per step
   double corun_s = 0;                         // of compute_s + memory_s + dispatch_s: the ranks'
-                                              // slowdown of each other (machine.corun_factor)
+                                              // slowdown of each other (walls::corun_factor)
   double comm_total_s = 0;                    // predicted all-reduce time per step, hidden included
   double gradient_bytes = 0;                  // all-reduced per step (the trace's comm records)
   double overlap_fraction = 0;                // f of walls::predict_step

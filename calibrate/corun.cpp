@@ -64,6 +64,7 @@ void calibrate_corun(const Options& o, MachineProfile& p, const ProgressFn& prog
       zoo.step();
       k = std::max(1.0, std::round(block_s / seconds_since(t0)));
     }
+    comm.idle_barrier();  // the others wait off their cores while rank 0 times its step
     comm.broadcast(&k, sizeof k, 0);
     // Blocks of k steps, alone on each rank in turn then together, interleaved every ~10 ms, so
     // the machine's drift (seconds to minutes) falls on both alike.
@@ -77,7 +78,9 @@ void calibrate_corun(const Options& o, MachineProfile& p, const ProgressFn& prog
           alone[w].push_back(seconds_since(t0));
         }
       }
-      comm.barrier();
+      // Idle, not Open MPI's spinning barrier: the last rank's alone steps run with the others
+      // off their cores too.
+      comm.idle_barrier();
       for (int i = 0; i < static_cast<int>(k); ++i) {
         const auto t0 = clock::now();
         zoo.step();

@@ -243,14 +243,15 @@ std::vector<BandwidthPoint> osu_bandwidth(dist::Communicator& comm, std::span<co
 }
 
 namespace {
-// osu_allreduce's loop over `sizes` with `call(data, n_floats)` as the collective.
+// osu_allreduce's loop over `sizes` with `call(data, n_floats)` as the collective; `what` names
+// the sweep in errors.
 template <class Call>
 std::vector<AllreducePoint> allreduce_sweep(dist::Communicator& comm, std::span<const size_t> sizes,
-                                            const SweepBudget& b, const SizeDone& done, Call&& call) {
+                                            const SweepBudget& b, const SizeDone& done,
+                                            const char* what, Call&& call) {
   size_t max_bytes = 4;
   for (size_t s : sizes) {
-    BSTACK_CHECK(s >= 4 && s % 4 == 0, "osu_allreduce: {} bytes is not a whole number of floats",
-                 s);
+    BSTACK_CHECK(s >= 4 && s % 4 == 0, "{}: {} bytes is not a whole number of floats", what, s);
     max_bytes = std::max(max_bytes, s);
   }
   // Zeros: the in-place sum stays 0, so no value ever grows to inf or into denormals.
@@ -286,7 +287,7 @@ std::vector<AllreducePoint> allreduce_sweep(dist::Communicator& comm, std::span<
 std::vector<AllreducePoint> osu_allreduce(dist::Communicator& comm, std::span<const size_t> sizes,
                                           const SweepBudget& b, const SizeDone& done) {
   require_pair(comm, "osu_allreduce");
-  return allreduce_sweep(comm, sizes, b, done, [&](float* data, size_t n) {
+  return allreduce_sweep(comm, sizes, b, done, "osu_allreduce", [&](float* data, size_t n) {
     comm.allreduce(data, n, dist::ReduceOp::Sum);
   });
 }
@@ -295,7 +296,7 @@ std::vector<AllreducePoint> ddp_allreduce(dist::Communicator& comm, std::span<co
                                           const SweepBudget& b, const SizeDone& done) {
   require_pair(comm, "ddp_allreduce");
   const auto backend = dist::make_backend("mpi", dist::Algorithm::Ring, comm);
-  return allreduce_sweep(comm, sizes, b, done, [&](float* data, size_t n) {
+  return allreduce_sweep(comm, sizes, b, done, "ddp_allreduce", [&](float* data, size_t n) {
     backend->start_allreduce(data, n, dist::ReduceOp::Avg)->wait();
   });
 }

@@ -107,6 +107,8 @@ walls::Machine machine_from_profile(const MachineProfile& p, int threads) {
   m.alpha_s = p.value_or("alpha_s", std::nan(""));
   m.beta_bytes_per_s = p.value_or("beta_bytes_per_s", std::nan(""));
   m.corun_factor = p.value_or("corun_factor", 1.0);
+  if (const std::string r = p.meta_value("corun_ranks"); !r.empty() && p.has("corun_factor"))
+    m.corun_ranks = std::atoi(r.c_str());
   // The DDP's all-reduce by bytes (series columns bytes, ranks, avg_s, min_s, max_s, iterations):
   // the slowest rank's time is what the job waits for.
   if (const Series* s = p.find_series("interconnect/ddp_allreduce"); s && s->columns.size() >= 5) {

@@ -231,10 +231,14 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
     fmt::print(out, "  all-reduce over {} ranks: predicted {} ms in all, {} ms exposed; measured {} ms "
                     "in flight, {} ms exposed\n",
                r.ranks, ms(r.comm_total_s), ms(r.comm_s), ms(r.measured_comm_s), ms(r.measured_exposed_s));
+    const int cr = r.machine.corun_ranks;
     fmt::print(out, "  ranks sharing the node in lockstep: node time x {:.3f} (+{} ms; {})\n",
-               r.machine.corun_factor, ms(r.corun_s),
-               p.has("corun_factor") ? "calibrate section corun"
-                                     : "not measured: `mpirun -np P bstack calibrate --sections corun`");
+               walls::corun_factor(r.machine, r.ranks), ms(r.corun_s),
+               !p.has("corun_factor") ? "not measured: `mpirun -np P bstack calibrate --sections corun`"
+               : cr > 0 && cr != r.ranks
+                   ? fmt::format("the profile's corun factor was measured with {} ranks: not applied; "
+                                 "`mpirun -np {} bstack calibrate --sections corun`", cr, r.ranks)
+                   : std::string("calibrate section corun"));
   }
 
   // The ridge check (calibrate::RidgeCheck): GEMM-class ops right of their ridge point,
@@ -291,7 +295,7 @@ int run_walls_compare(const GlobalOptions& opts, const WallsOptions& o) {
       j["comm_total_s"] = num(r.comm_total_s);
       j["measured_comm_s"] = num(r.measured_comm_s);
       j["measured_exposed_s"] = num(r.measured_exposed_s);
-      j["corun_factor"] = num(r.machine.corun_factor);
+      j["corun_factor"] = num(walls::corun_factor(r.machine, r.ranks));
       j["corun_s"] = num(r.corun_s);
     }
     if (!o.plot.empty()) j["plot"] = plot_note.empty() ? nlohmann::json(o.plot) : nlohmann::json(nullptr);

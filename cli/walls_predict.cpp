@@ -99,6 +99,7 @@ struct Setup {
   double capacity_bytes = kNaN;         // what the run's memory must fit in
   std::string capacity_name;
   double overlap = 0;                   // f of predict_step
+  std::vector<double> messages;         // the gradient all-reduce's messages (the DDP buckets)
   std::vector<std::string> notes;
 };
 
@@ -207,6 +208,13 @@ Setup setup(const GlobalOptions& g, const WallsPredictOptions& o, bool need_mach
     const double bucket = o.bucket_kb * 1024;
     s.overlap = (o.no_overlap || bucket <= 0 || s.w.gradient_bytes <= 0)
                     ? 0.0 : std::max(0.0, 1.0 - bucket / s.w.gradient_bytes);
+    // One all-reduce per bucket, as `bstack train` sends them (and `walls compare` prices them).
+    BSTACK_CHECK(bucket <= 0 || s.w.gradient_bytes / bucket < double(1 << 22),
+                 "--bucket-kb {}: {} of gradients would be more than 2^22 buckets; use larger buckets",
+                 o.bucket_kb, si(s.w.gradient_bytes, "B"));
+    s.messages = walls::bucket_messages(s.w.gradient_bytes, bucket);
+  } else {
+    s.messages = {s.w.gradient_bytes};  // one rank: nothing is reduced
   }
   return s;
 }
@@ -247,12 +255,18 @@ std::string explain(const Setup& s, const walls::StepPrediction& step, int ranks
                          n_ops, secs(step.dispatch_s / std::max(1, n_ops)), secs(step.dispatch_s),
                          pct(step.dispatch_s, T));
     case 14:
-      return fmt::format("communication: the ring all-reduce of {} of gradients over {} ranks at "
-                         "beta {} (alpha {}) -- {} in all, {} exposed after the buckets overlap "
-                         "backward, {} of the step",
-                         si(s.w.gradient_bytes, "B"), ranks, si(s.m.beta_bytes_per_s, "B/s"),
-                         secs(s.m.alpha_s), secs(step.comm_total_s), secs(step.comm_s),
-                         pct(step.comm_s, T));
+      if (walls::allreduce_from_table(s.m, ranks))
+        return fmt::format("communication: the all-reduce of {} of gradients in {} bucket message(s) "
+                           "over {} ranks, timed by bytes as calibrate measured the DDP's all-reduce "
+                           "-- {} in all, {} exposed after the buckets overlap backward, {} of the step",
+                           si(s.w.gradient_bytes, "B"), s.messages.size(), ranks, secs(step.comm_total_s),
+                           secs(step.comm_s), pct(step.comm_s, T));
+      return fmt::format("communication: the ring all-reduce of {} of gradients in {} bucket "
+                         "message(s) over {} ranks at beta {} (alpha {} each) -- {} in all, {} exposed "
+                         "after the buckets overlap backward, {} of the step",
+                         si(s.w.gradient_bytes, "B"), s.messages.size(), ranks,
+                         si(s.m.beta_bytes_per_s, "B/s"), secs(s.m.alpha_s), secs(step.comm_total_s),
+                         secs(step.comm_s), pct(step.comm_s, T));
     default:
       return "none: the step is predicted to take no time (or could not be priced)";
   }
@@ -364,7 +378,8 @@ WallsPredictCommands add_walls_predict_commands(CLI::App* walls, WallsPredictOpt
         ->capture_default_str();
     if (ranks) {
       cmd->add_option("--ranks", o.ranks, "Data-parallel ranks: adds wall 14, the ring all-reduce "
-                      "of the gradients (profile: its alpha and beta; --hardware: the device link)")
+                      "of the gradients, one per bucket (profile: its measured DDP all-reduce when "
+                      "taken at this rank count, else its alpha and beta; --hardware: the device link)")
           ->check(CLI::Range(1, 1 << 20))
           ->capture_default_str();
       cmd->add_option("--bucket-kb", o.bucket_kb, "DDP gradient bucket in KiB: all but the last "
@@ -398,7 +413,7 @@ WallsPredictCommands add_walls_predict_commands(CLI::App* walls, WallsPredictOpt
 int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
   const Setup s = setup(opts, o, true, true);
   const walls::StepPrediction step =
-      walls::predict_step(s.m, s.w.ops, o.ranks, s.w.gradient_bytes, s.overlap);
+      walls::predict_step(s.m, s.w.ops, o.ranks, s.messages, s.overlap);
   std::vector<walls::ClassSummary> classes = walls::summarize_by_class(s.w.ops, step, nullptr);
   std::stable_sort(classes.begin(), classes.end(),
                    [](const walls::ClassSummary& a, const walls::ClassSummary& b) {
@@ -440,13 +455,18 @@ int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
              secs(step.compute_s), secs(step.memory_s), secs(step.dispatch_s),
              o.ranks > 1 ? " + communication " + secs(step.comm_s) + " exposed" : "");
   if (o.ranks > 1)
-    fmt::print(out, "wall 14         ring all-reduce of {} over {} ranks: {} in all, overlap "
-                    "fraction {:.2f} behind backward ({})\n",
-               si(s.w.gradient_bytes, "B"), o.ranks, secs(step.comm_total_s), s.overlap,
-               secs(step.backward_s));
-  if (o.ranks > 1 && s.m.corun_factor != 1.0)
+    fmt::print(out, "wall 14         ring all-reduce of {} in {} message(s) over {} ranks ({}): {} in "
+                    "all, overlap fraction {:.2f} behind backward ({})\n",
+               si(s.w.gradient_bytes, "B"), s.messages.size(), o.ranks,
+               walls::allreduce_from_table(s.m, o.ranks) ? "the measured DDP all-reduce"
+                                                         : "alpha-beta ring formula",
+               secs(step.comm_total_s), s.overlap, secs(step.backward_s));
+  if (o.ranks > 1 && walls::corun_factor(s.m, o.ranks) != 1.0)
     fmt::print(out, "ranks together  node time x {:.3f} (+{}): {} ranks sharing the node in lockstep "
                     "(calibrate section corun)\n", s.m.corun_factor, secs(step.corun_s), o.ranks);
+  else if (o.ranks > 1 && s.m.corun_ranks > 0 && s.m.corun_ranks != o.ranks)
+    fmt::print(out, "ranks together  the profile's corun factor {:.3f} was measured with {} ranks, "
+                    "not {}: not applied\n", s.m.corun_factor, s.m.corun_ranks, o.ranks);
   if (s.tokens_per_sample > 0)
     fmt::print(out, "throughput      {:.1f} samples/s, {} tokens/s{}\n", samples_s, si(tokens_s, "", 1),
                o.ranks > 1 ? fmt::format(" over {} ranks", o.ranks) : "");
@@ -461,13 +481,15 @@ int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
                         {"machine", machine_json(s, o)},
                         {"ranks", o.ranks},
                         {"overlap_fraction", s.overlap},
+                        {"allreduce_messages", s.messages.size()},
+                        {"allreduce_model", walls::allreduce_from_table(s.m, o.ranks) ? "measured" : "ring"},
                         {"predicted_step_s", step.seconds},
                         {"compute_s", step.compute_s},
                         {"memory_s", step.memory_s},
                         {"dispatch_s", step.dispatch_s},
                         {"comm_s", step.comm_s},
                         {"comm_total_s", step.comm_total_s},
-                        {"corun_factor", s.m.corun_factor},
+                        {"corun_factor", walls::corun_factor(s.m, o.ranks)},
                         {"corun_s", step.corun_s},
                         {"binding_wall", step.binding_wall},
                         {"binding_wall_name", wall_name(step.binding_wall)},
@@ -486,7 +508,15 @@ int run_walls_predict(const GlobalOptions& opts, const WallsPredictOptions& o) {
 // ---- sensitivity (wall 21) -------------------------------------------------------------------
 
 int run_walls_sensitivity(const GlobalOptions& opts, const WallsPredictOptions& o) {
-  const Setup s = setup(opts, o, true, true);
+  Setup s = setup(opts, o, true, true);
+  // Wall 21 varies alpha and beta, so the all-reduce is priced with wall 14's ring formula here,
+  // not the profile's measured table (which those parameters do not enter).
+  if (walls::allreduce_from_table(s.m, o.ranks)) {
+    s.m.allreduce_time.clear();
+    s.notes.push_back("the all-reduce is priced with wall 14's ring formula from alpha_s and "
+                      "beta_bytes_per_s (the parameters varied here), not the profile's measured "
+                      "DDP all-reduce table that `walls predict` uses");
+  }
   const walls::Machine base = s.m;
   // The parameters: peak, each level's bandwidth, a scale on every GEMM efficiency (clamped to 1,
   // so near-peak efficiencies see a smaller step up), the dispatch (both of its measurements
@@ -518,17 +548,18 @@ int run_walls_sensitivity(const GlobalOptions& opts, const WallsPredictOptions& 
       m.dispatch_autograd_s = base.dispatch_autograd_s * r;
     }
     if (o.ranks > 1) m.alpha_s = x[i++], m.beta_bytes_per_s = x[i++];
-    return walls::predict_step(m, s.w.ops, o.ranks, s.w.gradient_bytes, s.overlap).seconds;
+    return walls::predict_step(m, s.w.ops, o.ranks, s.messages, s.overlap).seconds;
   };
   const walls::SensitivityResult r = walls_call([&] { return walls::sensitivity(model, names, values, 0.1); });
   const walls::StepPrediction step =
-      walls::predict_step(base, s.w.ops, o.ranks, s.w.gradient_bytes, s.overlap);
+      walls::predict_step(base, s.w.ops, o.ranks, s.messages, s.overlap);
 
   std::FILE* out = opts.json ? stderr : stdout;
   fmt::print(out, "workload        {}\n", s.w.description);
   fmt::print(out, "machine         {}\n", s.machine_line);
   fmt::print(out, "predicted step  {} (binding wall {} {})\n", secs(r.time), step.binding_wall,
              wall_name(step.binding_wall));
+  for (const auto& n : s.notes) fmt::print(out, "note            {}\n", n);
   fmt::print(out, "\nwall 21: each parameter moved by +-10%, the step re-predicted (elasticity = "
                   "dlnT/dlnx; -1: the step scales inversely with it)\n");
   fmt::print(out, "{:<34} {:>18} {:>10} {:>10} {:>10}\n", "parameter", "value", "elasticity",

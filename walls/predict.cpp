@@ -166,10 +166,38 @@ OpPrediction predict_op(const Machine& m, const OpCost& op, bool autograd) {
   return p;
 }
 
+double corun_factor(const Machine& m, int ranks) {
+  if (ranks <= 1 || (m.corun_ranks != 0 && m.corun_ranks != ranks)) return 1.0;
+  return m.corun_factor;
+}
+
+bool allreduce_from_table(const Machine& m, int ranks) {
+  return ranks > 1 && !m.allreduce_time.empty() && m.allreduce_ranks == ranks;
+}
+
+std::vector<double> bucket_messages(double gradient_bytes, double bucket_bytes) {
+  if (!finite_nonneg(gradient_bytes) || !finite_nonneg(bucket_bytes))
+    throw std::invalid_argument("walls::bucket_messages: gradient " + std::to_string(gradient_bytes) +
+                                " B and bucket " + std::to_string(bucket_bytes) +
+                                " B must be finite and >= 0");
+  if (gradient_bytes == 0) return {};
+  if (bucket_bytes == 0 || bucket_bytes >= gradient_bytes) return {gradient_bytes};
+  const double full = std::floor(gradient_bytes / bucket_bytes);
+  constexpr double kMaxMessages = double(1 << 22);
+  if (full >= kMaxMessages)
+    throw std::invalid_argument("walls::bucket_messages: " + std::to_string(gradient_bytes) +
+                                " B of gradients in buckets of " + std::to_string(bucket_bytes) +
+                                " B is more than 2^22 messages; use larger buckets");
+  std::vector<double> out(static_cast<size_t>(full), bucket_bytes);
+  const double rest = gradient_bytes - full * bucket_bytes;
+  if (rest > 0) out.push_back(rest);
+  return out;
+}
+
 double allreduce_seconds(const Machine& m, int ranks, double bytes) {
   if (ranks < 1 || !finite_nonneg(bytes)) return kNaN;
   if (ranks == 1) return 0;  // nothing to reduce
-  if (!m.allreduce_time.empty() && m.allreduce_ranks == ranks) return time_for(m.allreduce_time, bytes);
+  if (allreduce_from_table(m, ranks)) return time_for(m.allreduce_time, bytes);
   return ring_allreduce_seconds({ranks, bytes, m.alpha_s, m.beta_bytes_per_s});
 }
 
@@ -206,7 +234,8 @@ StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, in
   // Ranks sharing the node in lockstep (calibrate section corun): each rank's node time grows by
   // the measured factor, in the same proportions.
   if (ranks > 1) {
-    const double f = std::isfinite(m.corun_factor) && m.corun_factor > 0 ? m.corun_factor : kNaN;
+    const double c = corun_factor(m, ranks);
+    const double f = std::isfinite(c) && c > 0 ? c : kNaN;
     s.corun_s = (f - 1) * (s.compute_s + s.memory_s + s.dispatch_s);
     s.compute_s *= f, s.memory_s *= f, s.dispatch_s *= f, s.backward_s *= f;
   }

@@ -133,6 +133,7 @@ struct Machine {
   // than one process alone (calibrate section corun, under mpirun: shared caches, memory
   // bandwidth and cores, and each step waiting for the slowest rank). 1 when not measured.
   double corun_factor = 1.0;
+  int corun_ranks = 0;  // the rank count corun_factor was measured at; 0: any (set by hand)
   // The all-reduce time of the DDP's default algorithm (bstack's ring) by message bytes, measured
   // on `allreduce_ranks` ranks (calibrate section interconnect, series interconnect/ddp_allreduce);
   // empty: wall 14's alpha-beta ring formula (older profiles, registry devices).
@@ -222,14 +223,28 @@ struct StepPrediction {
 //   hidden = min(f x T_comm, T_backward),  comm_s = T_comm - hidden.
 // ranks < 1, gradient_bytes < 0 or f outside [0, 1] give NaN communication.
 // With ranks > 1 each rank's node time (compute, memory, dispatch, backward) is scaled by
-// m.corun_factor (ranks sharing the node, in lockstep); the ops' own predictions are not. A
-// corun_factor that is not finite and positive gives NaN.
+// corun_factor(m, ranks) (ranks sharing the node, in lockstep); the ops' own predictions are not.
+// A corun_factor that is not finite and positive gives NaN.
 StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
                             double gradient_bytes, double overlap_fraction);
 // The same with the gradients all-reduced as separate messages (the DDP buckets): T_comm is the
 // sum of allreduce_seconds over them.
 StepPrediction predict_step(const Machine& m, const std::vector<OpCost>& ops, int ranks,
                             const std::vector<double>& message_bytes, double overlap_fraction);
+
+// The factor predict_step scales a rank's node time by: m.corun_factor when ranks > 1 and it was
+// measured at this rank count (or m.corun_ranks is 0), else 1 (a factor measured with 2 ranks
+// on a node says nothing of 64).
+double corun_factor(const Machine& m, int ranks);
+
+// Whether allreduce_seconds reads the measured table for `ranks` (else the alpha-beta ring).
+bool allreduce_from_table(const Machine& m, int ranks);
+
+// The DDP's messages for `gradient_bytes` in buckets of `bucket_bytes` (as `bstack train` fills
+// them, up to the bucket size): full buckets and the remainder; one message when bucket_bytes is
+// 0 (no buckets) or not smaller than the gradient; none for no gradient. Throws
+// std::invalid_argument when that would be more than 2^22 messages or an argument is negative.
+std::vector<double> bucket_messages(double gradient_bytes, double bucket_bytes);
 
 // One all-reduce of `bytes` over `ranks`: the measured time table (time_for(m.allreduce_time,
 // bytes)) when there is one for this rank count, else wall 14's ring formula

@@ -204,6 +204,21 @@ assert abs(j["corun_s"] - (f - 1) / f * node) < 1e-9 * node, (j["corun_s"], f, n
 assert abs(node + j["comm_s"] - j["predicted_step_s"]) < 1e-9 * j["predicted_step_s"], j
 assert 0 <= j["comm_s"] <= j["comm_total_s"], j
 ' "$tmp/out"
+  run --threads 1 --json walls predict --profile "$tmp/net.h5" --workload mlp --batch 32 --ranks 2 --bucket-kb 64
+  check "walls predict --ranks 2 on a 2-rank profile: the measured DDP all-reduce per 64 KiB bucket, corun applied" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+g = j["workload"]["gradient_bytes"]
+assert j["allreduce_messages"] == -(-g // 65536) > 1 and j["allreduce_model"] == "measured", j
+assert j["corun_factor"] != 1 and j["comm_total_s"] > 0, j
+' "$tmp/out"
+  run --threads 1 --json walls predict --profile "$tmp/net.h5" --workload mlp --batch 32 --ranks 4
+  check "walls predict --ranks 4 on a 2-rank profile: the alpha-beta ring, no 2-rank corun factor" python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["allreduce_model"] == "ring" and j["allreduce_messages"] == 1 and j["corun_factor"] == 1, j
+assert j["corun_s"] == 0, j
+' "$tmp/out"
   run train --model mlp --epochs 1 --bucket-kb -3
   check "train --bucket-kb negative exits 2" sh -c "[ $rc -eq 2 ] && grep -q 'bucket-kb' '$tmp/err'"
   run train --model mlp --epochs 1 --allreduce tree
@@ -292,8 +307,10 @@ run walls predict --workload gpt2-124m --hardware h100 --precision bf16 --batch 
 check "walls predict --ranks 8: wall 14 = ring all-reduce of the bf16 gradients over NVLink" python3 -c '
 import json, sys
 j = json.load(open(sys.argv[1]))
-g = 2 * 124439808   # bf16 gradients
-want = 2 * 7 * 500e-9 + 2 * 7 / 8 * g / 450e9   # alpha 500 ns, beta 900/2 GB/s
+g = 2 * 124439808   # bf16 gradients, in 1 MiB buckets (the default --bucket-kb): 238 messages
+n = -(-g // 2**20)
+want = n * 2 * 7 * 500e-9 + 2 * 7 / 8 * g / 450e9   # alpha 500 ns each, beta 900/2 GB/s
+assert j["allreduce_messages"] == n == 238 and j["allreduce_model"] == "ring", j
 assert abs(j["comm_total_s"] - want) < 1e-12, (j["comm_total_s"], want)
 assert 0 <= j["comm_s"] <= j["comm_total_s"] and j["ranks"] == 8
 ' "$tmp/out"

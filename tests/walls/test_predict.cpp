@@ -417,6 +417,45 @@ TEST(PredictStep, RanksSharingTheNodeScaleItsNodeTime) {
   }
 }
 
+TEST(PredictStep, CorunFactorAppliesOnlyAtItsRankCount) {
+  // 1.25 measured with 2 ranks: applied to a 2-rank step, not to 4 ranks or one process; a
+  // factor set by hand (corun_ranks 0) applies to any rank count above 1.
+  w::Machine m = machine();
+  m.corun_factor = 1.25;
+  m.corun_ranks = 2;
+  EXPECT_DOUBLE_EQ(w::corun_factor(m, 2), 1.25);
+  EXPECT_DOUBLE_EQ(w::corun_factor(m, 4), 1.0);
+  EXPECT_DOUBLE_EQ(w::corun_factor(m, 1), 1.0);
+  const std::vector<w::OpCost> ops{gemm_fwd(), big_add()};
+  const double node = 12.5e-3 + 8e-3 + 4e-6;  // the 12.5 ms GEMM, the 8 ms add, 2 x 2 us dispatch
+  auto node_of = [&](int ranks) {  // the step less its all-reduce (2(N-1) alpha for 0 bytes)
+    const w::StepPrediction p = w::predict_step(m, ops, ranks, 0.0, 0);
+    EXPECT_NEAR(p.comm_s, 2 * (ranks - 1) * 1e-6, 1e-18);
+    return p.seconds - p.comm_s;
+  };
+  EXPECT_NEAR(node_of(4), node, 1e-15);
+  EXPECT_NEAR(node_of(2), 1.25 * node, 1e-15);
+  m.corun_ranks = 0;
+  EXPECT_DOUBLE_EQ(w::corun_factor(m, 64), 1.25);
+}
+
+TEST(PredictStep, BucketMessagesAsTheDdpSendsThem) {
+  using V = std::vector<double>;
+  EXPECT_EQ(w::bucket_messages(2.5e6, 1e6), (V{1e6, 1e6, 0.5e6}));
+  EXPECT_EQ(w::bucket_messages(3e6, 1e6), (V{1e6, 1e6, 1e6}));
+  EXPECT_EQ(w::bucket_messages(3e6, 0), (V{3e6}));      // no buckets: one message
+  EXPECT_EQ(w::bucket_messages(3e6, 4e6), (V{3e6}));    // one bucket holds it all
+  EXPECT_TRUE(w::bucket_messages(0, 1e6).empty());      // no gradient, nothing to send
+  EXPECT_THROW(w::bucket_messages(-1, 1e6), std::invalid_argument);
+  EXPECT_THROW(w::bucket_messages(1e6, -1), std::invalid_argument);
+  EXPECT_THROW(w::bucket_messages(1e9, 1), std::invalid_argument);  // 1e9 messages
+  // Per message, the ring formula pays alpha each time: 3 messages of 1 MB on 2 ranks cost
+  // 3 x (2 x 1 us) + 2 x 1/2 x 3e6 / 1e10 = 6 us + 0.3 ms.
+  const w::Machine m = machine();
+  EXPECT_NEAR(w::predict_step(m, {gemm_fwd()}, 2, w::bucket_messages(3e6, 1e6), 0).comm_total_s,
+              6e-6 + 3e-4, 1e-15);
+}
+
 TEST(PredictStep, AllreduceFromTheMeasuredTableOrTheRingFormula) {
   w::Machine m = machine();  // alpha 1 us, beta 10 GB/s
   // No table: the ring formula, per message: 2 x (2 us + 1e6 / 1e10) = 2 x 0.102 ms.
@@ -425,8 +464,11 @@ TEST(PredictStep, AllreduceFromTheMeasuredTableOrTheRingFormula) {
   EXPECT_NEAR(w::predict_step(m, ops, 2, std::vector<double>{1e6, 1e6}, 0).comm_total_s, 2.04e-4, 1e-15);
   // A table at 2 ranks, 10 us at 1 kB and 1 ms at 1 MB: log-log slope 2/3, so 1e5 B takes
   // 1e-5 x 100^(2/3) = 0.2154 ms.
+  EXPECT_FALSE(w::allreduce_from_table(m, 2));
   m.allreduce_time = {{1e3, 1e-5}, {1e6, 1e-3}};
   m.allreduce_ranks = 2;
+  EXPECT_TRUE(w::allreduce_from_table(m, 2));
+  EXPECT_FALSE(w::allreduce_from_table(m, 4));
   EXPECT_NEAR(w::allreduce_seconds(m, 2, 1e6), 1e-3, 1e-15);
   EXPECT_NEAR(w::allreduce_seconds(m, 2, 1e5), 1e-5 * std::pow(100.0, 2.0 / 3.0), 1e-12);
   EXPECT_NEAR(w::predict_step(m, ops, 2, std::vector<double>{1e6, 1e6}, 0).comm_total_s, 2e-3, 1e-15);
