@@ -209,7 +209,7 @@ Setup setup(const GlobalOptions& g, const WallsPredictOptions& o, bool need_mach
     s.overlap = (o.no_overlap || bucket <= 0 || s.w.gradient_bytes <= 0)
                     ? 0.0 : std::max(0.0, 1.0 - bucket / s.w.gradient_bytes);
     // One all-reduce per bucket, as `bstack train` sends them (and `walls compare` prices them).
-    BSTACK_CHECK(bucket <= 0 || s.w.gradient_bytes / bucket < double(1 << 22),
+    BSTACK_CHECK(bucket <= 0 || s.w.gradient_bytes / bucket < walls::kMaxBucketMessages,
                  "--bucket-kb {}: {} of gradients would be more than 2^22 buckets; use larger buckets",
                  o.bucket_kb, si(s.w.gradient_bytes, "B"));
     s.messages = walls::bucket_messages(s.w.gradient_bytes, bucket);
@@ -254,19 +254,18 @@ std::string explain(const Setup& s, const walls::StepPrediction& step, int ranks
                          "fused ops would)",
                          n_ops, secs(step.dispatch_s / std::max(1, n_ops)), secs(step.dispatch_s),
                          pct(step.dispatch_s, T));
-    case 14:
-      if (walls::allreduce_from_table(s.m, ranks))
-        return fmt::format("communication: the all-reduce of {} of gradients in {} bucket message(s) "
-                           "over {} ranks, timed by bytes as calibrate measured the DDP's all-reduce "
-                           "-- {} in all, {} exposed after the buckets overlap backward, {} of the step",
-                           si(s.w.gradient_bytes, "B"), s.messages.size(), ranks, secs(step.comm_total_s),
-                           secs(step.comm_s), pct(step.comm_s, T));
+    case 14: {
+      const std::string how =
+          walls::allreduce_from_table(s.m, ranks)
+              ? std::string("timed by bytes as calibrate measured the DDP's all-reduce")
+              : fmt::format("at beta {} (alpha {} each)", si(s.m.beta_bytes_per_s, "B/s"),
+                            secs(s.m.alpha_s));
       return fmt::format("communication: the ring all-reduce of {} of gradients in {} bucket "
-                         "message(s) over {} ranks at beta {} (alpha {} each) -- {} in all, {} exposed "
-                         "after the buckets overlap backward, {} of the step",
-                         si(s.w.gradient_bytes, "B"), s.messages.size(), ranks,
-                         si(s.m.beta_bytes_per_s, "B/s"), secs(s.m.alpha_s), secs(step.comm_total_s),
-                         secs(step.comm_s), pct(step.comm_s, T));
+                         "message(s) over {} ranks, {} -- {} in all, {} exposed after the buckets "
+                         "overlap backward, {} of the step",
+                         si(s.w.gradient_bytes, "B"), s.messages.size(), ranks, how,
+                         secs(step.comm_total_s), secs(step.comm_s), pct(step.comm_s, T));
+    }
     default:
       return "none: the step is predicted to take no time (or could not be priced)";
   }

@@ -183,8 +183,7 @@ std::vector<double> bucket_messages(double gradient_bytes, double bucket_bytes) 
   if (gradient_bytes == 0) return {};
   if (bucket_bytes == 0 || bucket_bytes >= gradient_bytes) return {gradient_bytes};
   const double full = std::floor(gradient_bytes / bucket_bytes);
-  constexpr double kMaxMessages = double(1 << 22);
-  if (full >= kMaxMessages)
+  if (full >= kMaxBucketMessages)
     throw std::invalid_argument("walls::bucket_messages: " + std::to_string(gradient_bytes) +
                                 " B of gradients in buckets of " + std::to_string(bucket_bytes) +
                                 " B is more than 2^22 messages; use larger buckets");

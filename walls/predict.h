@@ -243,7 +243,8 @@ bool allreduce_from_table(const Machine& m, int ranks);
 // The DDP's messages for `gradient_bytes` in buckets of `bucket_bytes` (as `bstack train` fills
 // them, up to the bucket size): full buckets and the remainder; one message when bucket_bytes is
 // 0 (no buckets) or not smaller than the gradient; none for no gradient. Throws
-// std::invalid_argument when that would be more than 2^22 messages or an argument is negative.
+// std::invalid_argument when that would be kMaxBucketMessages or more, or an argument is negative.
+inline constexpr double kMaxBucketMessages = double(1 << 22);
 std::vector<double> bucket_messages(double gradient_bytes, double bucket_bytes);
 
 // One all-reduce of `bytes` over `ranks`: the measured time table (time_for(m.allreduce_time,

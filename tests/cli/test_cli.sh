@@ -314,6 +314,9 @@ assert j["allreduce_messages"] == n == 238 and j["allreduce_model"] == "ring", j
 assert abs(j["comm_total_s"] - want) < 1e-12, (j["comm_total_s"], want)
 assert 0 <= j["comm_s"] <= j["comm_total_s"] and j["ranks"] == 8
 ' "$tmp/out"
+run walls predict --workload gpt2-124m --hardware h100 --ranks 8 --bucket-kb 0.00001
+check "walls predict --bucket-kb too small for the gradients exits 1 naming the flag" sh -c \
+  "[ $rc -eq 1 ] && grep -q 'bucket-kb 1e-05: .* more than 2^22 buckets' '$tmp/err'"
 run walls predict --workload gpt-tiny --hardware h100
 check "walls predict gpt-tiny on h100: the dispatch binds (wall 3) and it fits" sh -c \
   "[ $rc -eq 0 ] && grep -q '^binding wall    3 Software' '$tmp/out' && grep -q '^will it fit     yes' '$tmp/out'"
